@@ -1,0 +1,24 @@
+"""portfix: correct port handling for the Flask/Werkzeug development server.
+
+``import portfix`` reads the installed Flask and Werkzeug versions and, only
+on releases that are affected, patches ``Flask.run`` and Werkzeug's server
+classes and ``run_simple`` so that ``app.run(port=0)`` binds an ephemeral port
+chosen by the OS and reports the bound port everywhere.  On fixed releases
+(Flask >= 2.0, Werkzeug >= 2.1) it replaces nothing.  ``PORTFIX_DISABLE=1``
+turns it off.  Applications import portfix; libraries don't.
+"""
+
+import logging
+
+from ._control import PatchStatus, apply, disabled, original, revert, status
+
+__all__ = ["PatchStatus", "apply", "original", "revert", "status", "__version__"]
+__version__ = "0.1.0"
+
+logging.getLogger("portfix").addHandler(logging.NullHandler())
+
+if not disabled():
+    try:
+        apply()
+    except Exception as exc:  # apply() already guards each patch; belt and braces
+        logging.getLogger("portfix").warning("portfix: not applied: %r", exc)

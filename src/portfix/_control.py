@@ -1,0 +1,174 @@
+"""apply(), revert() and status(): the gate's decisions carried out on the registry."""
+
+import collections
+import logging
+import os
+
+from . import _flask, _werkzeug
+from ._gate import decide, read_versions
+from ._registry import Registry
+
+log = logging.getLogger("portfix")
+
+DISABLE_ENV = "PORTFIX_DISABLE"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+TARGETS = dict((target.name, target) for target in _flask.TARGETS + _werkzeug.TARGETS)
+
+_registry = Registry()
+_failures = {}  # target name -> why it could not be patched
+_state = {"decisions": None}
+
+PatchStatus = collections.namedtuple(
+    "PatchStatus",
+    "defect targets distribution installed affected fixed_in upstream summary applied reason",
+)
+PatchStatus.__doc__ = """One defect's state, as ``portfix.status()`` reports it.
+
+defect (str): the id in the defect table, e.g. ``"D1"``.
+targets (tuple of str): dotted paths of the replaced objects.
+distribution (str): ``"flask"`` or ``"werkzeug"``.
+installed (str or None): the installed version; None when not installed or unreadable.
+affected (str): PEP 440 specifier of the affected releases.
+fixed_in (str or None): first fixed upstream release; None if never fixed.
+upstream (str): the upstream issue/PR/release.
+summary (str): one line on the defect.
+applied (bool): True when every target is patched by portfix right now.
+reason (str): why it is or is not applied.
+"""
+
+
+def disabled():
+    """Tell whether ``PORTFIX_DISABLE`` asks portfix to do nothing.
+
+    Returns:
+        bool: True for ``1``, ``true``, ``yes``, ``on`` (any case); False when
+        unset or ``0``, ``false``, ``no``, ``off``, empty.  Any other value
+        also disables portfix (it is the safe side) and logs a warning.
+    """
+    value = os.environ.get(DISABLE_ENV, "").strip().lower()
+    if value in _FALSE:
+        return False
+    if value not in _TRUE:
+        log.warning("%s=%r is not one of %s; portfix stays disabled", DISABLE_ENV, os.environ[DISABLE_ENV], "/".join(_TRUE + _FALSE[1:]))
+    return True
+
+
+def _decisions():
+    if _state["decisions"] is None:
+        _state["decisions"] = decide(read_versions())
+        for decision in _state["decisions"]:
+            if decision.reason.startswith(decision.defect.distribution + " version unknown"):
+                log.warning("portfix: %s", decision.reason)
+                break
+    return _state["decisions"]
+
+
+def _active_by_target(decisions):
+    active = collections.OrderedDict()
+    for decision in decisions:
+        if decision.applies:
+            for name in decision.defect.targets:
+                active.setdefault(name, set()).add(decision.defect.id)
+    return active
+
+
+def apply():
+    """Patch exactly the targets whose defects apply to the installed releases.
+
+    Idempotent and thread-safe; ``import portfix`` calls it.  Never raises
+    because of a patching problem: a target that cannot be patched (missing,
+    replaced by someone else, or its patch failed) keeps its original, gets a
+    warning on the ``portfix`` logger, and shows the reason in ``status()``.
+
+    Returns:
+        list of PatchStatus: as ``status()``.
+
+    Does nothing (and reports why) when ``PORTFIX_DISABLE`` is set.
+    """
+    if disabled():
+        return status()
+    with _registry.lock:
+        try:
+            decisions = _decisions()
+        except Exception as exc:  # the gate itself failed: leave everything alone
+            log.warning("portfix: could not read the installed versions (%r); nothing patched", exc)
+            _state["decisions"] = []
+            return status()
+        for name, active in _active_by_target(decisions).items():
+            try:
+                if _registry.apply(TARGETS[name], active):
+                    log.debug("portfix: patched %s for %s", name, ", ".join(sorted(active)))
+                _failures.pop(name, None)
+            except Exception as exc:
+                _failures[name] = "not patched: %s" % (exc,)
+                log.warning("portfix: %s left unpatched: %s", name, exc)
+    return status()
+
+
+def revert():
+    """Restore every patched target to the very object it was, in reverse order.
+
+    Returns:
+        list of PatchStatus: as ``status()``.  A target that someone replaced
+        after portfix patched it is left as it is, with a warning.
+    """
+    with _registry.lock:
+        for name, problem in _registry.revert():
+            if problem:
+                _failures[name] = problem
+                log.warning("portfix: %s %s", name, problem)
+    return status()
+
+
+def status():
+    """Report, for every defect in the table, whether portfix resolves it here.
+
+    Returns:
+        list of PatchStatus: one per defect, in table order.
+    """
+    off = disabled()
+    with _registry.lock:
+        decisions = _state["decisions"]
+        if decisions is None:
+            decisions = decide(read_versions())
+        by_id = dict((d.defect.id, d) for d in decisions)
+        records = []
+        from ._defects import DEFECTS
+
+        for defect in DEFECTS:
+            decision = by_id.get(defect.id)
+            applied = bool(decision and decision.applies) and all(_registry.is_applied(t) for t in defect.targets)
+            if decision is None:
+                reason = "versions could not be read"
+            elif applied:
+                reason = "patched"
+            elif decision.applies:
+                problems = [_failures[t] for t in defect.targets if t in _failures]
+                if problems:
+                    reason = "; ".join(problems)
+                elif off:
+                    reason = "applies, but %s is set: nothing patched" % DISABLE_ENV
+                else:
+                    reason = "applies, not patched (reverted or not applied yet)"
+            else:
+                reason = decision.reason
+            records.append(
+                PatchStatus(
+                    defect.id, defect.targets, defect.distribution,
+                    decision.installed if decision else None, defect.affected,
+                    defect.fixed_in, defect.upstream, defect.summary, applied, reason,
+                )
+            )
+    return records
+
+
+def original(name):
+    """Return the saved original of a patched target, or None.
+
+    Args:
+        name (str): a dotted target path from the defect table, e.g.
+            ``"flask.Flask.run"``.
+    """
+    return _registry.original(name)

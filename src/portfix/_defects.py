@@ -1,0 +1,104 @@
+"""The defect table: every port-handling defect portfix knows, as data.
+
+One record per upstream defect.  The gate (``_gate``), ``portfix status``,
+the README's compatibility table (checked by ``tests/test_defects.py``) and the
+reproduction tests all read this table; nothing else decides what is patched.
+
+Release ranges were measured on the real releases from PyPI and traced in the
+upstream history; see ``shared/defects.md`` in the project's planning notes.
+"""
+
+from typing import NamedTuple, Optional, Tuple
+
+Defect = NamedTuple(
+    "Defect",
+    [
+        ("id", str),
+        # Dotted paths of the objects replaced to resolve the defect.
+        ("targets", Tuple[str, ...]),
+        # Distribution whose installed version the specifier is matched against.
+        ("distribution", str),
+        # PEP 440 specifier of the affected releases (the truth, not the policy).
+        ("affected", str),
+        ("upstream", str),
+        # First release without the defect; None when upstream never fixed it.
+        ("fixed_in", Optional[str]),
+        ("summary", str),
+    ],
+)
+
+FLASK_RUN = "flask.Flask.run"
+SERVER_INIT = "werkzeug.serving.BaseWSGIServer.__init__"
+RUN_SIMPLE = "werkzeug.serving.run_simple"
+RUN_WITH_RELOADER = "werkzeug._reloader.run_with_reloader"
+
+DEFECTS = (
+    Defect(
+        "D1", (FLASK_RUN,), "flask", ">=1.0,<1.1.0",
+        "pallets/flask#2926, fixed by PR #2928 (regression from PR #2152)", "1.1.0",
+        "an explicit port=0 becomes SERVER_NAME's port or 5000 "
+        "(int(port or sn_port or 5000)); start-up then dies with EADDRINUSE",
+    ),
+    Defect(
+        "D2", (FLASK_RUN,), "flask", "<1.0",
+        "Flask 1.0 coerces the port with int() (PR #2152); Werkzeug's "
+        "TypeError comes from pallets/werkzeug PR #1088", "1.0",
+        "a str port reaches run_simple unchanged: TypeError on Werkzeug >= 0.13, "
+        "no 'Running on' line on Werkzeug <= 0.11.2",
+    ),
+    Defect(
+        "D3", (FLASK_RUN,), "flask", ">=1.1.0,<2.0",
+        "pallets/flask#3457 (closed as intended), fixed by refactor PR #3513", "2.0.0",
+        "SERVER_NAME without ':port' and no port argument raises "
+        "ValueError: invalid literal for int() with base 10: ''",
+    ),
+    Defect(
+        "D5", (RUN_SIMPLE, SERVER_INIT), "werkzeug", "<0.11.3",
+        "pallets/werkzeug#816, fixed in 0.11.3", "0.11.3",
+        "the 'Running on' line shows the requested :0, not the bound port",
+    ),
+    Defect(
+        "D6", (RUN_WITH_RELOADER,), "werkzeug", ">=0.11,<0.11.3",
+        "pallets/werkzeug 0.11.3 changelog ('log where the server is running "
+        "in all situations again')", "0.11.3",
+        "no 'Running on' line at all when the reloader is on",
+    ),
+    Defect(
+        "D7", (SERVER_INIT,), "werkzeug", "<0.11",
+        "attribute added in pallets/werkzeug 0.11", "0.11",
+        "the server object has no .port",
+    ),
+    Defect(
+        "D8", (SERVER_INIT,), "werkzeug", ">=0.11,<0.12",
+        "pallets/werkzeug PR #762", "0.12",
+        "server.port is the requested 0, not the bound port",
+    ),
+    Defect(
+        "D9", (SERVER_INIT,), "werkzeug", ">=0.11,<2.1",
+        "pallets/werkzeug PRs #2287 and #2321", "2.1.0",
+        "fd path (the reloader worker): .port and .server_port report a "
+        "throwaway socket's port; only server_address is right",
+    ),
+    Defect(
+        "D10", (RUN_SIMPLE,), "werkzeug", "<0.11",
+        "socket opened in the parent and passed by WERKZEUG_SERVER_FD, "
+        "pallets/werkzeug 0.11", "0.11",
+        "with the reloader, every restart binds a new random port",
+    ),
+    Defect(
+        "D11", (RUN_SIMPLE, SERVER_INIT), "werkzeug", ">=0.14",
+        "pallets/werkzeug PR #1150 (bind through getaddrinfo); not fixed upstream", None,
+        "port=70000 silently serves on 4464: getaddrinfo truncates the port to 16 bits",
+    ),
+)
+
+# The oldest releases portfix was measured on; older ones are left alone.
+SUPPORTED = {"flask": "0.10", "werkzeug": "0.9"}
+
+# Policy, not truth: from these releases on portfix patches nothing, so that it
+# can stay imported through an upgrade (Flask 2.0 resolves ports correctly;
+# Werkzeug 2.1 fixed D9).  D11 is still present there and stays unpatched.
+NO_OP_FROM = {"flask": "2.0", "werkzeug": "2.1"}
+
+# Where each distribution's module lives, for reading its version.
+MODULES = {"flask": "flask", "werkzeug": "werkzeug"}

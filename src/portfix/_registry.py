@@ -1,0 +1,112 @@
+"""Saved originals and the patches in place, applied and reverted under a lock.
+
+The first original seen for a target wins and is kept for the life of the
+process, so ``apply`` -> ``revert`` -> ``apply`` patches the same object and
+``revert`` puts back the very object that was there first.
+"""
+
+import collections
+import threading
+import types
+
+Target = collections.namedtuple("Target", "name module owner attribute qualname make")
+Target.__doc__ = """A patchable object.
+
+name: dotted path used in the defect table (``"flask.Flask.run"``).
+module: module to import (``"flask.app"``).
+owner: attribute path inside the module, ``""`` for the module itself.
+attribute: the attribute replaced on the owner.
+qualname: the pristine function's ``__qualname__``.
+make: ``make(original, active)`` -> replacement; *active* is the frozenset of
+    defect ids that apply to this target.  A replacement may carry a
+    ``portfix_undo`` callable, run when it is reverted.
+"""
+
+
+class TargetChanged(Exception):
+    """The target is no longer the pristine original: someone else replaced it."""
+
+
+def _looks_pristine(obj, target):
+    return (
+        isinstance(obj, types.FunctionType)
+        and obj.__module__ == target.module
+        and obj.__qualname__ == target.qualname
+        and not hasattr(obj, "__wrapped__")
+    )
+
+
+class Registry(object):
+    """Patches in place, in the order they were applied."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self._originals = {}  # name -> original, first one wins
+        self._applied = collections.OrderedDict()  # name -> (owner, attribute, replacement)
+
+    def locate(self, target):
+        """Return ``(owner, current object)``; raises ImportError/AttributeError."""
+        import importlib
+
+        owner = importlib.import_module(target.module)
+        for part in filter(None, target.owner.split(".")):
+            owner = getattr(owner, part)
+        return owner, vars(owner).get(target.attribute)
+
+    def is_applied(self, name):
+        return name in self._applied
+
+    def original(self, name):
+        """The saved original of *name*, or None when it was never patched."""
+        return self._originals.get(name)
+
+    def apply(self, target, active):
+        """Replace *target* with ``target.make(original, active)``.
+
+        Returns:
+            bool: True when patched now, False when it already was.
+
+        Raises:
+            TargetChanged: the current object is neither our saved original
+                nor a pristine upstream function.
+            ImportError, AttributeError: the target cannot be found.
+            Exception: whatever ``make`` raised; nothing is replaced then.
+        """
+        with self.lock:
+            owner, current = self.locate(target)
+            if target.name in self._applied:
+                if current is self._applied[target.name][2]:
+                    return False
+                raise TargetChanged("%s was replaced after portfix patched it: %r" % (target.name, current))
+            saved = self._originals.get(target.name)
+            if saved is not None and current is not saved:
+                raise TargetChanged("%s is no longer the original: %r" % (target.name, current))
+            if saved is None and not _looks_pristine(current, target):
+                raise TargetChanged("%s is not the pristine upstream function: %r" % (target.name, current))
+            replacement = target.make(current, frozenset(active))
+            self._originals.setdefault(target.name, current)
+            setattr(owner, target.attribute, replacement)
+            self._applied[target.name] = (owner, target.attribute, replacement)
+            return True
+
+    def revert(self):
+        """Put every original back, most recent patch first.
+
+        Returns:
+            list of (str, str or None): each target name with None when it was
+            restored, or the reason it was left as it is (someone replaced
+            portfix's patch since: restoring would drop their wrapper).
+        """
+        results = []
+        with self.lock:
+            for name in reversed(list(self._applied)):
+                owner, attribute, replacement = self._applied.pop(name)
+                if vars(owner).get(attribute) is replacement:
+                    setattr(owner, attribute, self._originals[name])
+                    undo = getattr(replacement, "portfix_undo", None)
+                    if undo is not None:
+                        undo()
+                    results.append((name, None))
+                else:
+                    results.append((name, "replaced by someone else since portfix patched it; left alone"))
+        return results

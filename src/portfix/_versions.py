@@ -1,0 +1,124 @@
+"""Reading installed versions and matching them against specifiers.
+
+portfix is imported at the top of every process, so this module avoids
+importing ``packaging`` for the common case: a plain release such as ``1.0.2``
+is compared as a tuple of integers.  Anything else (``1.0.2+deb9u1``,
+``2.0.0rc1``, ``1.1.0.post1``) goes to ``packaging``, which is the reference;
+``tests/test_versions.py`` checks that both paths agree.
+"""
+
+import importlib
+import operator
+
+_OPERATORS = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+class UnknownVersion(Exception):
+    """The installed version could not be read or parsed."""
+
+
+def installed_version(distribution, module_name):
+    """Return the installed version of *distribution* as a ``str``.
+
+    Args:
+        distribution (str): the PyPI distribution name, e.g. ``"flask"``.
+        module_name (str): the module to import, e.g. ``"flask"``.
+
+    Returns:
+        str or None: the version text, or None when the module is not
+        importable (the distribution is not installed).
+
+    Raises:
+        UnknownVersion: the module imports but no version can be found, or
+            importing it failed with something other than ImportError.
+
+    The module's own ``__version__`` is read from its namespace when it is
+    defined there (Flask and Werkzeug before 3.0); the distribution metadata
+    otherwise.  A module-level ``__getattr__`` (Flask/Werkzeug 2.3 deprecate
+    ``__version__`` through one) is never triggered.
+    """
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    except Exception as exc:  # a broken install: report, do not crash
+        raise UnknownVersion("importing %s failed: %r" % (module_name, exc))
+    version = vars(module).get("__version__")
+    if isinstance(version, str) and version:
+        return version
+    try:
+        from importlib import metadata
+    except ImportError:
+        try:
+            import importlib_metadata as metadata  # backport, if installed
+        except ImportError:
+            raise UnknownVersion(
+                "%s has no __version__ and no metadata reader is available" % module_name
+            )
+    try:
+        return metadata.version(distribution)
+    except Exception as exc:
+        raise UnknownVersion("no metadata for %s: %r" % (distribution, exc))
+
+
+def _release(text):
+    """Return ``(1, 0, 2)`` for a plain release ``"1.0.2"``, else None."""
+    parts = text.split(".")
+    if not all(part and all("0" <= c <= "9" for c in part) for part in parts):
+        return None
+    return tuple(int(part) for part in parts)
+
+
+def _clauses(specifier):
+    """Split ``">=1.0,<1.1.0"`` into ``[(">=", "1.0"), ("<", "1.1.0")]``."""
+    result = []
+    for clause in specifier.split(","):
+        clause = clause.strip()
+        op = clause[:2] if clause[:2] in _OPERATORS else clause[:1]
+        result.append((op, clause[len(op):].strip()))
+    return result
+
+
+def _padded(left, right):
+    width = max(len(left), len(right))
+    return left + (0,) * (width - len(left)), right + (0,) * (width - len(right))
+
+
+def matches(version, specifier):
+    """Tell whether *version* lies in *specifier*.
+
+    Args:
+        version (str): an installed version, PEP 440 (``"1.0.2+deb9u1"`` too).
+        specifier (str): comma-separated clauses with plain releases,
+            e.g. ``">=1.0,<1.1.0"``.
+
+    Returns:
+        bool: pre-releases count as releases (an installed ``2.0.0rc1`` is
+        what the user runs).
+
+    Raises:
+        UnknownVersion: *version* is not a valid PEP 440 version.
+    """
+    release = _release(version)
+    clauses = _clauses(specifier)
+    if release is not None and all(_release(v) is not None and op in _OPERATORS for op, v in clauses):
+        for op, bound in clauses:
+            left, right = _padded(release, _release(bound))
+            if not _OPERATORS[op](left, right):
+                return False
+        return True
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        raise UnknownVersion("unparseable version %r" % (version,))
+    return SpecifierSet(specifier).contains(parsed, prereleases=True)

@@ -1,0 +1,214 @@
+"""The Werkzeug patches (Werkzeug < 2.1): the server classes and ``run_simple``.
+
+* ``BaseWSGIServer.__init__``: validate the port before binding, then report
+  the bound port (read from the socket) in ``.port``, ``.server_port`` and
+  ``.server_address``, in the plain path and in the fd path the reloader
+  worker uses.  Patching the class reaches every server: those from
+  ``make_server``, those built directly, and those from a ``make_server``
+  imported before portfix was.
+* ``run_simple``: validate the port before anything binds; make the
+  "Running on" line show the bound port; keep the port across reloads.
+* ``werkzeug._reloader.run_with_reloader`` (0.11.0-0.11.2 only): announce the
+  port in the reloader parent, which binds the socket and said nothing.
+"""
+
+import functools
+import inspect
+import logging
+import os
+import socket
+import threading
+
+from ._defects import RUN_SIMPLE, RUN_WITH_RELOADER, SERVER_INIT
+from ._ports import bound_port, validate_port
+from ._registry import Target
+
+# Set in the reloader parent on Werkzeug <= 0.10 (D10): the port every worker
+# binds, picked once.  Werkzeug >= 0.11 passes the socket itself instead.
+RELOADER_PORT_ENV = "PORTFIX_RELOADER_PORT"
+
+_local = threading.local()
+_werkzeug_log = logging.getLogger("werkzeug")
+
+
+def _is_unix(host):
+    return isinstance(host, str) and host.startswith("unix://")
+
+
+def _running_in_reloader_worker():
+    return os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+
+
+class _DeferStartupLine(logging.Filter):
+    """Hold back a "Running on ...:0" record until the server has bound.
+
+    Werkzeug <= 0.10 logs the requested port before it binds (D5).  Inside a
+    patched ``run_simple`` call for port 0, the record is kept in this thread
+    and re-emitted by the server patch with the bound port, or never when the
+    bind fails.
+    """
+
+    def filter(self, record):
+        if not getattr(_local, "defer_startup_line", False):
+            return True
+        args = record.args
+        if str(record.msg).startswith(" * Running on") and isinstance(args, tuple) and len(args) > 2 and args[2] == 0:
+            _local.startup_record = record
+            return False
+        return True
+
+
+_defer_filter = _DeferStartupLine()
+
+
+def _emit_deferred_startup_line(port):
+    record = getattr(_local, "startup_record", None)
+    if record is None:
+        return
+    _local.startup_record = None
+    _local.defer_startup_line = False
+    args = list(record.args)
+    args[2] = port
+    record.args = tuple(args)
+    _werkzeug_log.handle(record)
+
+
+def _announce(hostname, port, ssl_context):
+    """Log the "Running on" line the way Werkzeug >= 0.11.3 words it."""
+    display = hostname if hostname not in ("", "*") else "localhost"
+    if ":" in display:
+        display = "[%s]" % display
+    scheme = "http" if ssl_context is None else "https"
+    import werkzeug.serving
+
+    log = getattr(werkzeug.serving, "_log", None)
+    message = " * Running on %s://%s:%d/ (Press CTRL+C to quit)"
+    if log is not None:
+        log("info", message, scheme, display, port)
+    else:
+        _werkzeug_log.info(message, scheme, display, port)
+
+
+def _pick_reloader_port(hostname):
+    """Ask the OS for an ephemeral port for a Werkzeug <= 0.10 reloader.
+
+    Those releases bind anew in every worker, so the port is chosen once in
+    the parent and handed to the workers by number.  Another process could
+    take it between two workers, as with any fixed port on those releases;
+    Werkzeug 0.11 closed that window by passing the socket itself.
+    """
+    import werkzeug.serving
+
+    family = werkzeug.serving.select_ip_version(hostname, 0)
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.bind((hostname, 0))
+        return probe.getsockname()[1]
+    finally:
+        probe.close()
+
+
+def make_server_init(original, active):
+    """Build the replacement for ``BaseWSGIServer.__init__``.
+
+    The replacement takes the original's arguments (``host``, ``port``, ...)
+    and raises TypeError/ValueError naming a bad port before the socket binds
+    (not for ``unix://`` hosts, whose port is ignored).
+    """
+
+    @functools.wraps(original)
+    def __init__(self, host, port, *args, **kwargs):
+        if not _is_unix(host):
+            port = validate_port(port)
+        original(self, host, port, *args, **kwargs)
+        port = bound_port(self.socket)
+        if port is None:
+            return
+        # D7 (no .port before 0.11), D8 (.port == 0 in 0.11), D9 (fd path:
+        # the throwaway socket's port until 2.1, pallets/werkzeug #2287).
+        self.port = port
+        self.server_port = port
+        self.server_address = self.socket.getsockname()
+        _emit_deferred_startup_line(port)
+
+    return __init__
+
+
+def make_run_simple(original, active):
+    """Build the replacement for ``run_simple``.
+
+    The replacement has the original's signature; it raises TypeError or
+    ValueError naming a bad port before anything binds (D11: port 70000 would
+    bind 4464 on Werkzeug >= 0.14).
+    """
+    signature = inspect.signature(original)
+    defer_line = "D5" in active
+    keep_port = "D10" in active
+    context_for_reloader = "D6" in active
+
+    @functools.wraps(original)
+    def run_simple(*args, **kwargs):
+        call = signature.bind(*args, **kwargs)
+        call.apply_defaults()
+        hostname = call.arguments["hostname"]
+        if _is_unix(hostname):
+            return original(*call.args, **call.kwargs)
+        port = validate_port(call.arguments["port"])
+        use_reloader = call.arguments.get("use_reloader")
+        if keep_port and use_reloader and port == 0:
+            if _running_in_reloader_worker():
+                port = int(os.environ.get(RELOADER_PORT_ENV, "0"))
+            else:
+                port = _pick_reloader_port(hostname)
+                os.environ[RELOADER_PORT_ENV] = str(port)
+        call.arguments["port"] = port
+        _local.defer_startup_line = defer_line and not use_reloader and port == 0
+        if context_for_reloader and use_reloader:
+            _local.reloader_context = (hostname, call.arguments.get("ssl_context"))
+        try:
+            return original(*call.args, **call.kwargs)
+        finally:
+            _local.defer_startup_line = False
+            _local.startup_record = None
+            _local.reloader_context = None
+
+    if defer_line:
+        _werkzeug_log.addFilter(_defer_filter)
+        run_simple.portfix_undo = lambda: _werkzeug_log.removeFilter(_defer_filter)
+    return run_simple
+
+
+def make_run_with_reloader(original, active):
+    """Build the replacement for ``werkzeug._reloader.run_with_reloader``.
+
+    In the reloader parent, called from a patched ``run_simple``, it logs
+    the "Running on" line for the socket the parent bound and passes to the
+    workers in ``WERKZEUG_SERVER_FD`` (D6), then delegates.
+    """
+
+    @functools.wraps(original)
+    def run_with_reloader(*args, **kwargs):
+        context = getattr(_local, "reloader_context", None)
+        fd = os.environ.get("WERKZEUG_SERVER_FD")
+        if context is not None and fd and not _running_in_reloader_worker():
+            import werkzeug.serving
+
+            hostname, ssl_context = context
+            family = werkzeug.serving.select_ip_version(hostname, 0)
+            sock = socket.fromfd(int(fd), family, socket.SOCK_STREAM)  # a dup
+            try:
+                port = bound_port(sock)
+            finally:
+                sock.close()
+            if port is not None:
+                _announce(hostname, port, ssl_context)
+        return original(*args, **kwargs)
+
+    return run_with_reloader
+
+
+TARGETS = (
+    Target(SERVER_INIT, "werkzeug.serving", "BaseWSGIServer", "__init__", "BaseWSGIServer.__init__", make_server_init),
+    Target(RUN_SIMPLE, "werkzeug.serving", "", "run_simple", "run_simple", make_run_simple),
+    Target(RUN_WITH_RELOADER, "werkzeug._reloader", "", "run_with_reloader", "run_with_reloader", make_run_with_reloader),
+)
