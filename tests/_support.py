@@ -1,0 +1,137 @@
+"""Shared helpers for the tests: the installed cell, child processes, ports."""
+
+import contextlib
+import errno
+import re
+import socket
+import textwrap
+import time
+import json
+
+import pytest
+
+from portfix._defects import DEFECTS
+from portfix._gate import decide, read_versions
+from portfix._process import RUNNING_ON, Child
+from portfix._versions import matches
+
+VERSIONS = read_versions()
+_DECISIONS = dict((d.defect.id, d) for d in decide(VERSIONS))
+_BY_ID = dict((d.id, d) for d in DEFECTS)
+
+# Every reproduction test runs both ways: the defect must show with portfix
+# disabled (on affected releases) and be gone with portfix on.
+MODES = [pytest.param(True, id="portfix-disabled"), pytest.param(False, id="portfix-on")]
+
+
+def installed(distribution):
+    version = VERSIONS.get(distribution)
+    return version if isinstance(version, str) else None
+
+
+def affected(defect_id):
+    """The truth: the installed release lies in the defect's affected range."""
+    defect = _BY_ID[defect_id]
+    version = installed(defect.distribution)
+    return version is not None and matches(version, defect.affected)
+
+
+def patched(defect_id):
+    """The policy: portfix resolves this defect on this cell."""
+    return _DECISIONS[defect_id].applies
+
+
+def shows_defect(defect_id, disabled):
+    """Whether a run in this mode must show the defect."""
+    return affected(defect_id) and (disabled or not patched(defect_id))
+
+
+def require(distribution):
+    if installed(distribution) is None:
+        pytest.skip("%s is not installed in this cell" % distribution)
+
+
+PRELUDE = """
+import json, os, socket, sys
+import portfix
+def report(**values):
+    sys.stdout.write("RESULT " + json.dumps(values) + "\\n")
+    sys.stdout.flush()
+"""
+
+RESULT = re.compile(r"^RESULT (.*)$")
+
+
+def start(code, disabled, env=None, path=None):
+    """Start a child running PRELUDE + *code*, PORTFIX_DISABLE=1 or unset.
+
+    With *path*, the program is written there and run as a script (the
+    reloader re-executes sys.argv, which ``-c`` would break).
+    """
+    environ = {"PORTFIX_DISABLE": "1" if disabled else None}
+    environ.update(env or {})
+    source = textwrap.dedent(PRELUDE) + textwrap.dedent(code)
+    if path is None:
+        return Child(["-c", source], env=environ)
+    with open(str(path), "w") as f:
+        f.write(source)
+    return Child([str(path)], env=environ)
+
+
+def probe(code, disabled, env=None, timeout=30):
+    """Run a child to its RESULT line; return the decoded dict."""
+    with start(code, disabled, env) as child:
+        return json.loads(child.wait_for(RESULT, timeout).group(1))
+
+
+def wait_running_on(child, timeout=30):
+    """Return the port from the child's next "Running on" line."""
+    return int(child.wait_for(RUNNING_ON, timeout).group(3))
+
+
+def http_get(port, path="/", host="127.0.0.1", timeout=10):
+    from http.client import HTTPConnection
+
+    deadline = time.monotonic() + timeout
+    while True:
+        connection = HTTPConnection(host, port, timeout=timeout)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read().decode("utf-8", "replace")
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+        finally:
+            connection.close()
+
+
+def is_listening(port, host="127.0.0.1"):
+    with contextlib.closing(socket.socket()) as s:
+        s.settimeout(2)
+        return s.connect_ex((host, port)) == 0
+
+
+@contextlib.contextmanager
+def busy_port(port=5000, host="127.0.0.1"):
+    """Keep host:port busy.  If another process already listens there, it is busy anyway."""
+    sock = socket.socket()
+    try:
+        try:
+            sock.bind((host, port))
+            sock.listen(1)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+        yield port
+    finally:
+        sock.close()
+
+
+def held_ephemeral_port(host="127.0.0.1"):
+    """A listening socket on an OS-chosen port: a port known to be busy."""
+    sock = socket.socket()
+    sock.bind((host, 0))
+    sock.listen(1)
+    return sock

@@ -1,0 +1,85 @@
+"""End to end on every cell: a real server on port 0, the port learned from the
+"Running on" line, checked to listen and to serve; with the reloader, the
+port is announced once and stays the same across a reload."""
+
+import os
+import re
+import time
+
+import pytest
+
+from _support import MODES, busy_port, http_get, installed, is_listening, shows_defect, start, wait_running_on
+
+RUN_FLASK = """
+import flask
+app = flask.Flask("e2e")
+app.add_url_rule("/", "index", lambda: "pid %d" % os.getpid())
+app.run(host="127.0.0.1", port=0{options})
+"""
+
+RUN_WERKZEUG = """
+def app(environ, start_response):
+    body = ("pid %d" % os.getpid()).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+import werkzeug.serving
+werkzeug.serving.run_simple("127.0.0.1", 0, app{options})
+"""
+
+# In the reloader worker: say who we are and which port the server bound.
+WORKER_SPY = """
+import werkzeug.serving
+if os.environ.get("WERKZEUG_RUN_MAIN") == "true":
+    _real = werkzeug.serving.make_server
+    def _spy(*args, **kwargs):
+        server = _real(*args, **kwargs)
+        sys.stdout.write("WORKER %d BOUND %d\\n" % (os.getpid(), server.socket.getsockname()[1]))
+        sys.stdout.flush()
+        return server
+    werkzeug.serving.make_server = _spy
+"""
+
+
+def _program(options=""):
+    template = RUN_FLASK if installed("flask") else RUN_WERKZEUG
+    return template.format(options=options)
+
+
+def test_port_zero_end_to_end_while_5000_is_busy():
+    with busy_port(5000):
+        with start(_program(), disabled=False) as child:
+            port = wait_running_on(child)
+            assert port not in (0, 5000)
+            assert is_listening(port)
+            status, body = http_get(port)
+            assert status == 200 and body == "pid %d" % child.pid
+
+
+WORKER = re.compile(r"WORKER (\d+) BOUND (\d+)")
+
+
+@pytest.mark.parametrize("disabled", MODES)
+def test_reloader_announces_once_and_keeps_the_port(disabled, tmp_path):
+    trigger = tmp_path / "trigger.txt"
+    trigger.write_text(u"0")
+    options = ", use_reloader=True, extra_files=[%r], reloader_interval=0.2" % str(trigger)
+    with start(WORKER_SPY + _program(options), disabled, path=tmp_path / "app.py") as child:
+        first_pid, first_port = (int(n) for n in child.wait_for(WORKER, 40).groups())
+        assert http_get(first_port)[1] == "pid %d" % first_pid
+        time.sleep(0.5)  # let the reloader record the trigger's mtime
+        os.utime(str(trigger), (time.time() + 5, time.time() + 5))
+        second_pid, second_port = (int(n) for n in child.wait_for(WORKER, 40).groups())
+        assert second_pid != first_pid
+        assert http_get(second_port)[1] == "pid %d" % second_pid
+        announced = [int(m.group(3)) for m in map(re.compile(r"Running on (https?)://([^:]+):(\d+)").search, child.output().splitlines()) if m]
+
+    if shows_defect("D10", disabled):
+        assert second_port != first_port
+    else:
+        assert second_port == first_port
+    if shows_defect("D6", disabled):
+        assert announced == []
+    elif shows_defect("D5", disabled):
+        assert announced == [0]
+    else:
+        assert announced == [first_port]

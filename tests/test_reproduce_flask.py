@@ -1,0 +1,128 @@
+"""Flask.run defects D1-D3, reproduced on the real release with portfix disabled
+and gone with portfix on: the same test, both ways."""
+
+import pytest
+
+import json
+
+from _support import RESULT, MODES, patched, busy_port, held_ephemeral_port, http_get, require, shows_defect, start
+
+pytestmark = pytest.mark.usefixtures("flask_installed")
+
+# Records what Flask.run hands to run_simple, then delegates to the real one.
+SPY = """
+import werkzeug.serving
+_real_run_simple = werkzeug.serving.run_simple
+def _spy(hostname, port, *args, **kwargs):
+    sys.stdout.write("RUN_SIMPLE %r %s\\n" % (port, type(port).__name__))
+    sys.stdout.flush()
+    return _real_run_simple(hostname, port, *args, **kwargs)
+werkzeug.serving.run_simple = _spy
+"""
+
+APP = """
+import werkzeug.serving
+_real_make_server = werkzeug.serving.make_server
+def _bound_spy(*args, **kwargs):
+    server = _real_make_server(*args, **kwargs)
+    sys.stdout.write("BOUND %d\\n" % server.socket.getsockname()[1])
+    sys.stdout.flush()
+    return server
+werkzeug.serving.make_server = _bound_spy
+import flask
+app = flask.Flask("reproduce")
+app.add_url_rule("/", "index", lambda: "pid %d" % os.getpid())
+"""
+
+
+@pytest.fixture
+def flask_installed():
+    require("flask")
+
+
+def _outcome(child, timeout=30):
+    """('running', bound port) or ('error', the line) for an app.run child."""
+    import re
+
+    match = child.wait_for(re.compile(r"BOUND (\d+)|\w*(Error|Exception): .*"), timeout)
+    if match.group(1):
+        return "running", int(match.group(1))
+    return "error", match.group(0)
+
+
+@pytest.mark.parametrize("disabled", MODES)
+def test_d1_port_zero_is_not_replaced_by_5000(disabled):
+    code = APP + "app.run(host='127.0.0.1', port=0)\n"
+    with busy_port(5000):
+        with start(code, disabled) as child:
+            kind, value = _outcome(child)
+            if shows_defect("D1", disabled):
+                # 0 became 5000: EADDRINUSE, or 5000 itself when it was free.
+                assert (kind == "error" and "in use" in child.output()) or (kind, value) == ("running", 5000)
+            else:
+                assert kind == "running" and value not in (0, 5000), child.output()
+                assert http_get(value)[0] == 200
+
+
+@pytest.mark.parametrize("disabled", MODES)
+def test_d1_port_zero_is_not_replaced_by_server_name_port(disabled):
+    holder = held_ephemeral_port()
+    try:
+        busy = holder.getsockname()[1]
+        code = APP + "app.config['SERVER_NAME'] = '127.0.0.1:%d'\napp.run(host='127.0.0.1', port=0)\n" % busy
+        with start(code, disabled) as child:
+            kind, value = _outcome(child)
+            if shows_defect("D1", disabled):
+                assert kind == "error" and "in use" in child.output(), child.output()
+            else:
+                assert kind == "running" and value not in (0, busy), child.output()
+    finally:
+        holder.close()
+
+
+@pytest.mark.parametrize("disabled", MODES)
+def test_d2_str_port_reaches_run_simple_as_int(disabled):
+    code = APP + SPY + "app.run(host='127.0.0.1', port='0')\n"
+    with start(code, disabled) as child:
+        import re
+
+        passed = child.wait_for(re.compile(r"RUN_SIMPLE (\S+) (\w+)"), 30)
+        if shows_defect("D2", disabled):
+            assert passed.groups() == ("'0'", "str")
+        else:
+            assert passed.groups() == ("0", "int")
+            assert _outcome(child)[1] not in (0, 5000), child.output()
+
+
+@pytest.mark.parametrize("disabled", MODES)
+def test_d3_server_name_without_port(disabled):
+    code = APP + SPY + "app.config['SERVER_NAME'] = '127.0.0.1'\napp.run(host='127.0.0.1')\n"
+    with start(code, disabled) as child:
+        import re
+
+        seen = child.wait_for(re.compile(r"RUN_SIMPLE (\S+) \w+|ValueError: .*"), 30)
+        if shows_defect("D3", disabled):
+            assert "invalid literal for int() with base 10: ''" in seen.group(0)
+        else:
+            # Flask >= 2.0 semantics: no port in SERVER_NAME -> 5000.
+            assert seen.group(1) == "5000", child.output()
+
+
+BAD_PORTS = ["'abc'", "-1", "70000", "1.5", "''", "True", "None if False else b'80'"]
+
+
+@pytest.mark.parametrize("bad", BAD_PORTS)
+def test_bad_port_is_rejected_before_binding(bad):
+    if not any(patched(d) for d in ("D1", "D2", "D3")):
+        pytest.skip("Flask.run is not patched on this release (Flask >= 2.0 validates by itself)")
+    code = APP + SPY + """
+try:
+    app.run(host='127.0.0.1', port=%s)
+except (TypeError, ValueError) as exc:
+    report(error=type(exc).__name__, message=str(exc))
+""" % bad
+    with start(code, disabled=False) as child:
+        result = json.loads(child.wait_for(RESULT, 30).group(1))
+        assert "RUN_SIMPLE" not in child.output()  # rejected before anything binds
+    assert result["error"] in ("TypeError", "ValueError")
+    assert repr(eval(bad)) in result["message"]
