@@ -108,21 +108,28 @@ def test_d3_server_name_without_port(disabled):
             assert seen.group(1) == "5000", child.output()
 
 
-BAD_PORTS = ["'abc'", "-1", "70000", "1.5", "''", "True", "None if False else b'80'"]
+BAD_PORTS = ["'abc'", "-1", "70000", "1.5", "''", "True", "b'80'", "' 1 2 '", "'8_080'"]
 
 
-@pytest.mark.parametrize("bad", BAD_PORTS)
-def test_bad_port_is_rejected_before_binding(bad):
-    if not any(patched(d) for d in ("D1", "D2", "D3")):
-        pytest.skip("Flask.run is not patched on this release (Flask >= 2.0 validates by itself)")
+def test_bad_ports_are_rejected_before_binding():
     code = APP + SPY + """
-try:
-    app.run(host='127.0.0.1', port=%s)
-except (TypeError, ValueError) as exc:
-    report(error=type(exc).__name__, message=str(exc))
-""" % bad
-    with start(code, disabled=False) as child:
+outcomes = []
+for bad in [%s]:
+    try:
+        app.run(host='127.0.0.1', port=bad)
+        outcomes.append(["ran", repr(bad)])
+    except (TypeError, ValueError) as exc:
+        outcomes.append([type(exc).__name__, str(exc)])
+report(outcomes=outcomes, wrapped=hasattr(flask.Flask.run, "__wrapped__"))
+""" % ", ".join(BAD_PORTS)
+    with start(code, disabled=False, env={"FLASK_RUN_FROM_CLI": None}) as child:
         result = json.loads(child.wait_for(RESULT, 30).group(1))
-        assert "RUN_SIMPLE" not in child.output()  # rejected before anything binds
-    assert result["error"] in ("TypeError", "ValueError")
-    assert repr(eval(bad)) in result["message"]
+        output = child.output()
+    if not any(patched(d) for d in ("D1", "D2", "D3")):
+        # Flask >= 2.0: Flask.run is upstream's own; its validation is upstream's.
+        assert result["wrapped"] is False
+        return
+    assert "RUN_SIMPLE" not in output  # rejected before anything could bind
+    for bad, (kind, message) in zip(BAD_PORTS, result["outcomes"]):
+        assert kind in ("TypeError", "ValueError"), (bad, kind, message)
+        assert repr(eval(bad)) in message, (bad, message)
