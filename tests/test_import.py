@@ -1,0 +1,198 @@
+"""What ``import portfix`` does, observed in fresh interpreters: prints nothing,
+honours PORTFIX_DISABLE, and on fixed releases replaces, adds and removes
+nothing in flask, werkzeug, socket, socketserver or http.server."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from _support import installed
+from portfix._control import TARGETS
+from portfix._gate import decide, read_versions
+
+WATCHED = ["flask", "flask.app", "werkzeug", "werkzeug.serving", "werkzeug._reloader", "socket", "socketserver", "http.server"]
+
+# Describes every attribute of the watched modules and of the classes they
+# define: identity within one process, and a stable description across two.
+SNAPSHOT = "WATCHED = %r\n" % (WATCHED,) + """
+import importlib, json, sys, types
+def describe(value):
+    # type() and never isinstance(): Flask's proxies (current_app) raise on __class__.
+    if type(value) is types.FunctionType:
+        code = value.__code__
+        return "function %s %s:%d" % (value.__qualname__, code.co_filename.rsplit("/", 1)[-1], code.co_firstlineno)
+    if issubclass(type(value), type):
+        return "class %s.%s" % (value.__module__, value.__qualname__)
+    return "value %s" % type(value).__name__
+def snapshot():
+    ids, text = {}, {}
+    modules = []
+    for name in WATCHED:  # import all first: a submodule import adds to its package
+        try:
+            modules.append((name, importlib.import_module(name)))
+        except ImportError:
+            pass
+    for name, module in modules:
+        spaces = [(name, vars(module))]
+        for attr, value in list(vars(module).items()):
+            if issubclass(type(value), type) and value.__module__ == name:
+                spaces.append(("%s.%s" % (name, attr), dict(vars(value))))
+        for prefix, space in spaces:
+            for attr, value in space.items():
+                if attr in ("__doc__", "__dict__", "__weakref__"):
+                    continue
+                key = "%s:%s" % (prefix, attr)
+                ids[key] = id(value)
+                text[key] = describe(value)
+    return ids, text
+"""
+
+
+def run(code, env=None, flags=()):
+    environ = {"PORTFIX_DISABLE": None}
+    environ.update(env or {})
+    import os
+
+    full = dict(os.environ)
+    for key, value in environ.items():
+        if value is None:
+            full.pop(key, None)
+        else:
+            full[key] = value
+    result = subprocess.run(
+        [sys.executable] + list(flags) + ["-c", code],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full, universal_newlines=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def fixed_cell():
+    return not any(d.applies for d in decide(read_versions()))
+
+
+def test_import_prints_nothing():
+    preload = "import flask\n" if installed("flask") else ""
+    preload += "import werkzeug.serving\n"
+    bare = run(preload, flags=["-W", "always"])
+    with_portfix = run(preload + "import portfix\n", flags=["-W", "always"])
+    assert with_portfix.stdout == bare.stdout == ""
+    assert with_portfix.stderr == bare.stderr  # whatever the releases warn about themselves, nothing more
+
+
+def test_import_prints_nothing_when_imported_first():
+    assert run("import portfix\n", flags=["-W", "always"]).stdout == ""
+    bare = run("import flask\n" if installed("flask") else "import werkzeug\n", flags=["-W", "always"])
+    assert run("import portfix\n", flags=["-W", "always"]).stderr == bare.stderr
+
+
+@pytest.mark.parametrize("disable", [None, "1"])
+def test_portfix_imported_last_replaces_nothing_on_fixed_releases(disable):
+    code = SNAPSHOT + """
+before_ids, before_text = snapshot()
+import portfix
+after_ids, after_text = snapshot()
+changed = sorted(k for k in set(before_ids) | set(after_ids) if before_ids.get(k) != after_ids.get(k))
+print(json.dumps(changed))
+"""
+    changed = json.loads(run(code, env={"PORTFIX_DISABLE": disable}).stdout)
+    if fixed_cell() or disable:
+        assert changed == []
+    else:
+        # Exactly the patched targets changed, nothing else.
+        expected = set()
+        for name, target in TARGETS.items():
+            if any(d.applies and name in d.defect.targets for d in decide(read_versions())):
+                owner = target.module + ("." + target.owner if target.owner else "")
+                expected.add("%s:%s" % (owner, target.attribute))
+        assert set(changed) == expected
+
+
+@pytest.mark.parametrize("disable", [None, "1"])
+def test_portfix_imported_first_replaces_nothing_on_fixed_releases(disable):
+    show = SNAPSHOT + "\nprint(json.dumps(snapshot()[1], sort_keys=True))\n"
+    first = json.loads(run("import portfix\n" + show, env={"PORTFIX_DISABLE": disable}).stdout)
+    without = json.loads(run(show).stdout)
+    differing = sorted(k for k in set(first) | set(without) if first.get(k) != without.get(k))
+    if fixed_cell() or disable:
+        assert differing == []
+    else:
+        assert differing and all(first[k].endswith(tuple(":%d" % n for n in range(10000))) for k in differing)
+        assert all("_flask.py" in first[k] or "_werkzeug.py" in first[k] for k in differing)
+
+
+STATE = """
+import json, os
+{before}
+import portfix
+{after}
+from portfix._control import TARGETS, _registry
+report = {{}}
+for name, target in TARGETS.items():
+    try:
+        owner, current = _registry.locate(target)
+    except (ImportError, AttributeError):
+        continue
+    report[name] = hasattr(current, "__wrapped__") and current.__module__ in ("flask.app", "werkzeug.serving", "werkzeug._reloader") and "portfix" in current.__code__.co_filename
+print(json.dumps({{"patched": report, "status": [[s.defect, s.applied, s.reason] for s in portfix.status()]}}))
+"""
+
+
+def _expected_patched():
+    decisions = decide(read_versions())
+    return dict(
+        (name, any(d.applies and name in d.defect.targets for d in decisions)) for name in TARGETS
+    )
+
+
+def _state(before="", after="", env=None):
+    return json.loads(run(STATE.format(before=before, after=after), env=env).stdout)
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", "on", "banana"])
+def test_kill_switch_set_patches_nothing(value):
+    state = _state(env={"PORTFIX_DISABLE": value})
+    assert not any(state["patched"].values())
+    assert not any(applied for _, applied, _ in state["status"])
+    for defect, _, reason in state["status"]:
+        if "PORTFIX_DISABLE" not in reason:
+            assert not [d for d in decide(read_versions()) if d.defect.id == defect and d.applies]
+
+
+@pytest.mark.parametrize("value", [None, "0", "", "false", "off"])
+def test_kill_switch_unset_patches_what_the_gate_says(value):
+    state = _state(env={"PORTFIX_DISABLE": value})
+    expected = _expected_patched()
+    for name, is_patched in state["patched"].items():
+        assert is_patched == expected[name], name
+
+
+IMPORTS = ["import flask", "import werkzeug.serving", "import flask\nimport werkzeug.serving"]
+
+
+@pytest.mark.parametrize("imports", IMPORTS)
+@pytest.mark.parametrize("portfix_first", [True, False], ids=["portfix-first", "portfix-last"])
+def test_import_order_does_not_matter(imports, portfix_first):
+    if "flask" in imports and not installed("flask"):
+        imports = "import werkzeug.serving"
+    state = _state(after=imports) if portfix_first else _state(before=imports)
+    expected = _expected_patched()
+    for name, is_patched in state["patched"].items():
+        assert is_patched == expected[name], name
+
+
+def test_make_server_imported_before_portfix_reports_the_bound_port():
+    code = """
+from werkzeug.serving import make_server
+import portfix
+server = make_server("127.0.0.1", 0, lambda e, s: [])
+real = server.socket.getsockname()[1]
+print(json.dumps([real, getattr(server, "port", None), server.server_port]))
+server.server_close()
+"""
+    real, port, server_port = json.loads(run("import json\n" + code).stdout)
+    assert server_port == real
+    if not fixed_cell():
+        assert port == real
