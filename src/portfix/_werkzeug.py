@@ -144,7 +144,6 @@ def make_run_simple(original, active):
     signature = inspect.signature(original)
     defer_line = "D5" in active
     keep_port = "D10" in active
-    context_for_reloader = "D6" in active
 
     @functools.wraps(original)
     def run_simple(*args, **kwargs):
@@ -163,7 +162,7 @@ def make_run_simple(original, active):
                 os.environ[RELOADER_PORT_ENV] = str(port)
         call.arguments["port"] = port
         _local.defer_startup_line = defer_line and not use_reloader and port == 0
-        if context_for_reloader and use_reloader:
+        if use_reloader:  # read by the run_with_reloader patch, where D6 applies
             _local.reloader_context = (hostname, call.arguments.get("ssl_context"))
         try:
             return original(*call.args, **call.kwargs)
