@@ -43,18 +43,32 @@ werkzeug.serving.run_simple("127.0.0.1", 0, app)
 
 
 PORT_ATTRIBUTES = WSGI + """
-server = werkzeug.serving.make_server("127.0.0.1", 0, app)
+server = CONSTRUCTION
 real = server.socket.getsockname()[1]
 report(real=real, port=getattr(server, "port", "missing"), server_port=server.server_port,
        server_address=list(server.server_address)[:2])
 """
 
+# make_server, and servers built directly (code that imported make_server or
+# the classes before portfix was imported, or never calls make_server).
+CONSTRUCTIONS = [
+    'werkzeug.serving.make_server("127.0.0.1", 0, app)',
+    'werkzeug.serving.BaseWSGIServer("127.0.0.1", 0, app)',
+    'werkzeug.serving.ThreadedWSGIServer("127.0.0.1", 0, app)',
+    'werkzeug.serving.ForkingWSGIServer("127.0.0.1", 0, app)',
+    'werkzeug.serving.make_server("::1", 0, app)',
+]
 
+
+@pytest.mark.parametrize("construction", CONSTRUCTIONS, ids=["make_server", "Base", "Threaded", "Forking", "make_server-ipv6"])
 @pytest.mark.parametrize("disabled", MODES)
-def test_d7_d8_server_port_attributes(disabled):
-    result = probe(PORT_ATTRIBUTES, disabled)
+def test_d7_d8_server_port_attributes(disabled, construction):
+    host = "::1" if "::1" in construction else "127.0.0.1"
+    if host == "::1" and not _ipv6_loopback():
+        pytest.skip("no IPv6 loopback on this machine")
+    result = probe(PORT_ATTRIBUTES.replace("CONSTRUCTION", construction), disabled)
     real = result["real"]
-    assert result["server_address"] == ["127.0.0.1", real]
+    assert result["server_address"] == [host, real]
     assert result["server_port"] == real
     if shows_defect("D7", disabled):
         assert result["port"] == "missing"
@@ -62,6 +76,20 @@ def test_d7_d8_server_port_attributes(disabled):
         assert result["port"] == 0
     else:
         assert result["port"] == real
+
+
+def _ipv6_loopback():
+    import socket
+
+    if not socket.has_ipv6:
+        return False
+    try:
+        sock = socket.socket(socket.AF_INET6)
+        sock.bind(("::1", 0))
+        sock.close()
+        return True
+    except OSError:
+        return False
 
 
 FD_PATH = WSGI + """

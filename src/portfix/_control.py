@@ -50,7 +50,8 @@ def disabled():
     value = os.environ.get(DISABLE_ENV, "").strip().lower()
     if value in _FALSE:
         return False
-    if value not in _TRUE:
+    if value not in _TRUE and _state.get("warned_value") != value:
+        _state["warned_value"] = value
         log.warning("%s=%r is not one of %s; portfix stays disabled", DISABLE_ENV, os.environ[DISABLE_ENV], "/".join(_TRUE + _FALSE[1:]))
     return True
 
