@@ -49,7 +49,7 @@ def validate_port(value):
         except TypeError:
             raise TypeError(
                 "port must be an int or a decimal str, got %s %r" % (type(value).__name__, value)
-            )
+            ) from None
     if not 0 <= number <= MAX_PORT:
         raise ValueError("port must be in 0-%d, got %r" % (MAX_PORT, value))
     return number
@@ -89,7 +89,7 @@ def server_name_port(server_name):
     try:
         return validate_port(port_text)
     except ValueError:
-        raise ValueError("SERVER_NAME %r has an invalid port %r" % (server_name, port_text))
+        raise ValueError("SERVER_NAME %r has an invalid port %r" % (server_name, port_text)) from None
 
 
 def resolve_port(port, server_name):

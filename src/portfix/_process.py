@@ -9,13 +9,9 @@ import re
 import signal
 import subprocess
 import sys
+import queue
 import threading
 import time
-
-try:
-    import queue
-except ImportError:  # pragma: no cover - Python 2 is not supported
-    import Queue as queue
 
 RUNNING_ON = re.compile(r"Running on (https?)://(\[[^\]]+\]|[^\s:/]+):(\d+)")
 
@@ -102,7 +98,7 @@ class Child(object):
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.stop()
-            raise ChildTimeout("child still running after %.1f s; output:\n%s" % (timeout, self.output()))
+            raise ChildTimeout("child still running after %.1f s; output:\n%s" % (timeout, self.output())) from None
 
     def output(self):
         """All lines read so far (draining what is already queued), as one str."""

@@ -49,7 +49,7 @@ def installed_version(distribution, module_name):
     except ImportError:
         return None
     except Exception as exc:  # a broken install: report, do not crash
-        raise UnknownVersion("importing %s failed: %r" % (module_name, exc))
+        raise UnknownVersion("importing %s failed: %r" % (module_name, exc)) from exc
     version = vars(module).get("__version__")
     if isinstance(version, str) and version:
         return version
@@ -61,11 +61,11 @@ def installed_version(distribution, module_name):
         except ImportError:
             raise UnknownVersion(
                 "%s has no __version__ and no metadata reader is available" % module_name
-            )
+            ) from None
     try:
         return metadata.version(distribution)
     except Exception as exc:
-        raise UnknownVersion("no metadata for %s: %r" % (distribution, exc))
+        raise UnknownVersion("no metadata for %s: %r" % (distribution, exc)) from exc
 
 
 def _release(text):
@@ -120,5 +120,5 @@ def matches(version, specifier):
     try:
         parsed = Version(version)
     except InvalidVersion:
-        raise UnknownVersion("unparseable version %r" % (version,))
+        raise UnknownVersion("unparseable version %r" % (version,)) from None
     return SpecifierSet(specifier).contains(parsed, prereleases=True)
