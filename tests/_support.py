@@ -61,6 +61,30 @@ def report(**values):
 
 RESULT = re.compile(r"^RESULT (.*)$")
 
+# Wraps make_server (and delegates to the real one) to print the port the
+# server's socket really has, read from the socket.
+BOUND_SPY = """
+import werkzeug.serving
+_real_make_server = werkzeug.serving.make_server
+def _bound_spy(*args, **kwargs):
+    server = _real_make_server(*args, **kwargs)
+    sys.stdout.write("BOUND %d PID %d\\n" % (server.socket.getsockname()[1], os.getpid()))
+    sys.stdout.flush()
+    return server
+werkzeug.serving.make_server = _bound_spy
+"""
+BOUND = re.compile(r"BOUND (\d+) PID (\d+)")
+
+# Keeps what portfix logs, to count its warnings.
+CAPTURE_LOG = """
+import logging
+records = []
+class _Keep(logging.Handler):
+    def emit(self, record):
+        records.append(record.getMessage())
+logging.getLogger("portfix").addHandler(_Keep())
+"""
+
 
 def start(code, disabled, env=None, path=None):
     """Start a child running PRELUDE + *code*, PORTFIX_DISABLE=1 or unset.

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+from _support import CAPTURE_LOG
 from portfix._control import TARGETS
 from portfix._gate import decide, read_versions
 
@@ -88,13 +89,8 @@ def test_status_records_are_typed_and_complete():
 
 
 def test_a_target_wrapped_before_import_is_reported_not_patched():
-    code = """
-import functools, json, logging
-records = []
-class Keep(logging.Handler):
-    def emit(self, record):
-        records.append(record.getMessage())
-logging.getLogger("portfix").addHandler(Keep())
+    code = CAPTURE_LOG + """
+import functools, json
 import werkzeug.serving
 theirs = werkzeug.serving.BaseWSGIServer.__init__
 @functools.wraps(theirs)
@@ -116,13 +112,8 @@ print(json.dumps({"kept": werkzeug.serving.BaseWSGIServer.__init__ is wrapper, "
 def test_apply_never_raises_when_a_patch_fails():
     # import portfix runs this same apply(); the package is loaded disabled so
     # that the failure can be put in place before apply() runs.
-    code = """
-import json, logging, os
-records = []
-class Keep(logging.Handler):
-    def emit(self, record):
-        records.append(record.getMessage())
-logging.getLogger("portfix").addHandler(Keep())
+    code = CAPTURE_LOG + """
+import json, os
 import portfix
 import portfix._control as control
 def broken(original, active):

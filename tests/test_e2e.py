@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from _support import MODES, busy_port, http_get, installed, is_listening, shows_defect, start, wait_running_on
+from _support import BOUND, BOUND_SPY, MODES, busy_port, http_get, installed, is_listening, shows_defect, start, wait_running_on
 
 RUN_FLASK = """
 import flask
@@ -26,20 +26,6 @@ import werkzeug.serving
 werkzeug.serving.run_simple("127.0.0.1", 0, app{options})
 """
 
-# In the reloader worker: say who we are and which port the server bound.
-WORKER_SPY = """
-import werkzeug.serving
-if os.environ.get("WERKZEUG_RUN_MAIN") == "true":
-    _real = werkzeug.serving.make_server
-    def _spy(*args, **kwargs):
-        server = _real(*args, **kwargs)
-        sys.stdout.write("WORKER %d BOUND %d\\n" % (os.getpid(), server.socket.getsockname()[1]))
-        sys.stdout.flush()
-        return server
-    werkzeug.serving.make_server = _spy
-"""
-
-
 def _program(options=""):
     template = RUN_FLASK if installed("flask") else RUN_WERKZEUG
     return template.format(options=options)
@@ -55,20 +41,18 @@ def test_port_zero_end_to_end_while_5000_is_busy():
             assert status == 200 and body == "pid %d" % child.pid
 
 
-WORKER = re.compile(r"WORKER (\d+) BOUND (\d+)")
-
-
 @pytest.mark.parametrize("disabled", MODES)
 def test_reloader_announces_once_and_keeps_the_port(disabled, tmp_path):
     trigger = tmp_path / "trigger.txt"
     trigger.write_text(u"0")
     options = ", use_reloader=True, extra_files=[%r], reloader_interval=0.2" % str(trigger)
-    with start(WORKER_SPY + _program(options), disabled, path=tmp_path / "app.py") as child:
-        first_pid, first_port = (int(n) for n in child.wait_for(WORKER, 40).groups())
+    with start(BOUND_SPY + _program(options), disabled, path=tmp_path / "app.py") as child:
+        # Only reloader workers build servers: the parent binds a bare socket.
+        first_port, first_pid = (int(n) for n in child.wait_for(BOUND, 40).groups())
         assert http_get(first_port)[1] == "pid %d" % first_pid
         time.sleep(0.5)  # let the reloader record the trigger's mtime
         os.utime(str(trigger), (time.time() + 5, time.time() + 5))
-        second_pid, second_port = (int(n) for n in child.wait_for(WORKER, 40).groups())
+        second_port, second_pid = (int(n) for n in child.wait_for(BOUND, 40).groups())
         assert second_pid != first_pid
         assert http_get(second_port)[1] == "pid %d" % second_pid
         announced = [int(m.group(3)) for m in map(re.compile(r"Running on (https?)://([^:]+):(\d+)").search, child.output().splitlines()) if m]

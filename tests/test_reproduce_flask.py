@@ -5,7 +5,7 @@ import pytest
 
 import json
 
-from _support import RESULT, MODES, patched, busy_port, held_ephemeral_port, http_get, require, shows_defect, start
+from _support import BOUND_SPY, RESULT, MODES, patched, busy_port, held_ephemeral_port, http_get, require, shows_defect, start
 
 pytestmark = pytest.mark.usefixtures("flask_installed")
 
@@ -20,15 +20,7 @@ def _spy(hostname, port, *args, **kwargs):
 werkzeug.serving.run_simple = _spy
 """
 
-APP = """
-import werkzeug.serving
-_real_make_server = werkzeug.serving.make_server
-def _bound_spy(*args, **kwargs):
-    server = _real_make_server(*args, **kwargs)
-    sys.stdout.write("BOUND %d\\n" % server.socket.getsockname()[1])
-    sys.stdout.flush()
-    return server
-werkzeug.serving.make_server = _bound_spy
+APP = BOUND_SPY + """
 import flask
 app = flask.Flask("reproduce")
 app.add_url_rule("/", "index", lambda: "pid %d" % os.getpid())
@@ -44,7 +36,7 @@ def _outcome(child, timeout=30):
     """('running', bound port) or ('error', the line) for an app.run child."""
     import re
 
-    match = child.wait_for(re.compile(r"BOUND (\d+)|\w*(Error|Exception): .*"), timeout)
+    match = child.wait_for(re.compile(r"BOUND (\d+) PID|\w*(Error|Exception): .*"), timeout)
     if match.group(1):
         return "running", int(match.group(1))
     return "error", match.group(0)

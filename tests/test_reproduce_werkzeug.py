@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from _support import MODES, affected, http_get, patched, probe, shows_defect, start
+from _support import BOUND_SPY, MODES, affected, http_get, patched, probe, shows_defect, start
 
 WSGI = """
 def app(environ, start_response):
@@ -19,20 +19,13 @@ import werkzeug.serving
 
 @pytest.mark.parametrize("disabled", MODES)
 def test_d5_running_on_line_shows_the_bound_port(disabled):
-    code = WSGI + """
-_real = werkzeug.serving.make_server
-def _spy(*args, **kwargs):
-    server = _real(*args, **kwargs)
-    sys.stdout.write("BOUND %d\\n" % server.socket.getsockname()[1])
-    sys.stdout.flush()
-    return server
-werkzeug.serving.make_server = _spy
+    code = WSGI + BOUND_SPY + """
 werkzeug.serving.run_simple("127.0.0.1", 0, app)
 """
     ports = {}
     with start(code, disabled) as child:
         while len(ports) < 2:
-            seen = child.wait_for(re.compile(r"Running on https?://[^:]+:(\d+)|BOUND (\d+)"), 30)
+            seen = child.wait_for(re.compile(r"Running on https?://[^:]+:(\d+)|BOUND (\d+) PID"), 30)
             ports["logged" if seen.group(1) else "bound"] = int(seen.group(1) or seen.group(2))
         logged, bound = ports["logged"], ports["bound"]
         if shows_defect("D5", disabled):
