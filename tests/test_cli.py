@@ -2,6 +2,8 @@
 
 import json
 import os
+
+import pytest
 import subprocess
 import sys
 
@@ -41,6 +43,8 @@ def test_check_passes_and_reports_a_real_port():
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] and report["status"] == 200 and report["port"] not in (0, 5000)
+    with pytest.raises(ProcessLookupError):  # the child was stopped and reaped
+        os.kill(report["child_pid"], 0)
 
 
 def test_check_fails_when_portfix_is_disabled_on_an_affected_release():
