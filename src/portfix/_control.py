@@ -5,6 +5,7 @@ import logging
 import os
 
 from . import _flask, _werkzeug
+from ._defects import DEFECTS
 from ._gate import decide, read_versions
 from ._registry import Registry
 
@@ -59,10 +60,12 @@ def disabled():
 def _decisions():
     if _state["decisions"] is None:
         _state["decisions"] = decide(read_versions())
+        warned = set()  # one warning per distribution whose version is unknown
         for decision in _state["decisions"]:
-            if decision.reason.startswith(decision.defect.distribution + " version unknown"):
+            name = decision.defect.distribution
+            if decision.reason.startswith(name + " version unknown") and name not in warned:
+                warned.add(name)
                 log.warning("portfix: %s", decision.reason)
-                break
     return _state["decisions"]
 
 
@@ -136,8 +139,6 @@ def status():
             decisions = decide(read_versions())
         by_id = dict((d.defect.id, d) for d in decisions)
         records = []
-        from ._defects import DEFECTS
-
         for defect in DEFECTS:
             decision = by_id.get(defect.id)
             applied = bool(decision and decision.applies) and all(_registry.is_applied(t) for t in defect.targets)
