@@ -156,7 +156,7 @@ def make_run_simple(original, active):
         use_reloader = call.arguments.get("use_reloader")
         if keep_port and use_reloader and port == 0:
             if _running_in_reloader_worker():
-                port = int(os.environ.get(RELOADER_PORT_ENV, "0"))
+                port = validate_port(os.environ.get(RELOADER_PORT_ENV, "0"))
             else:
                 port = _pick_reloader_port(hostname)
                 os.environ[RELOADER_PORT_ENV] = str(port)
