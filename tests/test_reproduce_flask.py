@@ -123,6 +123,7 @@ report(outcomes=outcomes)
     with start(code, disabled=False, env={"FLASK_RUN_FROM_CLI": None}) as child:
         result = json.loads(child.wait_for(RESULT, 30).group(1))
         assert "RUN_SIMPLE" not in child.output()  # rejected before anything could bind
-    for bad, (kind, message) in zip(BAD_PORTS, result["outcomes"]):
+    assert len(result["outcomes"]) == len(BAD_PORTS)
+    for bad, (kind, message) in zip(BAD_PORTS, result["outcomes"]):  # noqa: B905 (no strict= on 3.6)
         assert kind in ("TypeError", "ValueError"), (bad, kind, message)
         assert repr(eval(bad)) in message, (bad, message)
