@@ -149,7 +149,7 @@ except (TypeError, ValueError, OverflowError) as exc:
     report(outcome=type(exc).__name__, message=str(exc))
 """
     with start(code, disabled, path=tmp_path / "app.py") as child:
-        seen = child.wait_for(re.compile(r"^RESULT (.*)|Running on \S+:4464/"), 30)
+        seen = child.wait_for(re.compile(r"^RESULT (.*)|Running on \S+:4464\b"), 30)
         if shows_defect("D11", disabled):
             # the reloader parent bound 70000 - 65536 = 4464 (or found it busy)
             assert seen.group(1) is None or "in use" in child.output(), child.output()
