@@ -8,24 +8,21 @@ Release ranges were measured on the real releases from PyPI and traced in the
 upstream history; see ``shared/defects.md`` in the project's planning notes.
 """
 
-from typing import NamedTuple, Optional, Tuple
+import collections
 
-Defect = NamedTuple(
-    "Defect",
-    [
-        ("id", str),
-        # Dotted paths of the objects replaced to resolve the defect.
-        ("targets", Tuple[str, ...]),
-        # Distribution whose installed version the specifier is matched against.
-        ("distribution", str),
-        # PEP 440 specifier of the affected releases (the truth, not the policy).
-        ("affected", str),
-        ("upstream", str),
-        # First release without the defect; None when upstream never fixed it.
-        ("fixed_in", Optional[str]),
-        ("summary", str),
-    ],
-)
+# collections.namedtuple, not typing.NamedTuple: importing typing costs
+# milliseconds on Python 3.6, and portfix is imported by every process.
+Defect = collections.namedtuple("Defect", "id targets distribution affected upstream fixed_in summary")
+Defect.__doc__ = """One upstream defect.
+
+id (str): ``"D1"``...
+targets (tuple of str): dotted paths of the objects replaced to resolve it.
+distribution (str): whose installed version the specifier is matched against.
+affected (str): PEP 440 specifier of the affected releases (the truth, not the policy).
+upstream (str): the upstream issue/PR/release.
+fixed_in (str or None): first release without the defect; None when never fixed upstream.
+summary (str): one line on what goes wrong.
+"""
 
 FLASK_RUN = "flask.Flask.run"
 SERVER_INIT = "werkzeug.serving.BaseWSGIServer.__init__"
