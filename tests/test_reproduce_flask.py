@@ -4,6 +4,7 @@ and gone with portfix on: the same test, both ways."""
 import pytest
 
 import json
+import re
 
 from _support import BOUND_SPY, RESULT, MODES, patched, busy_port, held_ephemeral_port, http_get, probe, require, shows_defect, start
 
@@ -34,8 +35,6 @@ def flask_installed():
 
 def _outcome(child, timeout=30):
     """('running', bound port) or ('error', the line) for an app.run child."""
-    import re
-
     match = child.wait_for(re.compile(r"BOUND (\d+) PID|\w*(Error|Exception): .*"), timeout)
     if match.group(1):
         return "running", int(match.group(1))
@@ -76,8 +75,6 @@ def test_d1_port_zero_is_not_replaced_by_server_name_port(disabled):
 def test_d2_str_port_reaches_run_simple_as_int(disabled):
     code = APP + SPY + "app.run(host='127.0.0.1', port='0')\n"
     with start(code, disabled) as child:
-        import re
-
         passed = child.wait_for(re.compile(r"RUN_SIMPLE (\S+) (\w+)"), 30)
         if shows_defect("D2", disabled):
             assert passed.groups() == ("'0'", "str")
@@ -90,8 +87,6 @@ def test_d2_str_port_reaches_run_simple_as_int(disabled):
 def test_d3_server_name_without_port(disabled):
     code = APP + SPY + "app.config['SERVER_NAME'] = '127.0.0.1'\napp.run(host='127.0.0.1')\n"
     with start(code, disabled) as child:
-        import re
-
         seen = child.wait_for(re.compile(r"RUN_SIMPLE (\S+) \w+|ValueError: .*"), 30)
         if shows_defect("D3", disabled):
             assert "invalid literal for int() with base 10: ''" in seen.group(0)
