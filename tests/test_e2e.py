@@ -3,10 +3,11 @@
 port is announced once and stays the same across a reload."""
 
 import os
-import re
 import time
 
 import pytest
+
+from portfix._process import RUNNING_ON
 
 from _support import BOUND, BOUND_SPY, MODES, busy_port, http_get, installed, is_listening, shows_defect, start, wait_running_on
 
@@ -66,7 +67,7 @@ def test_reloader_announces_once_and_keeps_the_port(disabled, tmp_path):
         second_port, second_pid = _worker_server(child)
         assert second_pid != first_pid
         assert http_get(second_port)[1] == "pid %d" % second_pid
-        announced = [int(m.group(3)) for m in map(re.compile(r"Running on (https?)://([^:]+):(\d+)").search, child.output().splitlines()) if m]
+        announced = [int(m.group(3)) for m in map(RUNNING_ON.search, child.output().splitlines()) if m]
 
     if shows_defect("D10", disabled):
         assert second_port != first_port

@@ -36,7 +36,7 @@ def test_decide(flask, werkzeug, expected):
 def test_unknown_versions_patch_nothing_and_say_why():
     decisions = decide({"flask": UnknownVersion("no metadata"), "werkzeug": "not-a-version"})
     assert not any(d.applies for d in decisions)
-    assert all("version unknown" in d.reason for d in decisions)
+    assert all("version unknown" in d.reason and d.unknown for d in decisions)
 
 
 def test_d11_is_reported_as_left_alone_on_fixed_werkzeug():

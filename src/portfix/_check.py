@@ -51,10 +51,8 @@ def _ephemeral(port):
 
 
 def _get(host, port, timeout):
-    try:
-        from http.client import HTTPConnection
-    except ImportError:  # pragma: no cover
-        from httplib import HTTPConnection
+    from http.client import HTTPConnection
+
     start = time.monotonic()
     connection = HTTPConnection(host, port, timeout=timeout)
     try:

@@ -63,7 +63,7 @@ def _decisions():
         warned = set()  # one warning per distribution whose version is unknown
         for decision in _state["decisions"]:
             name = decision.defect.distribution
-            if decision.reason.startswith(name + " version unknown") and name not in warned:
+            if decision.unknown and name not in warned:
                 warned.add(name)
                 log.warning("portfix: %s", decision.reason)
     return _state["decisions"]

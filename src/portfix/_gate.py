@@ -10,7 +10,9 @@ from ._defects import DEFECTS, MODULES, NO_OP_FROM, SUPPORTED
 from ._versions import UnknownVersion, installed_version, matches
 
 
-Decision = collections.namedtuple("Decision", "defect installed applies reason")
+# unknown: the distribution is installed but its version could not be read
+# or parsed (apply() logs one warning per such distribution).
+Decision = collections.namedtuple("Decision", "defect installed applies reason unknown")
 
 
 def read_versions():
@@ -29,12 +31,8 @@ def read_versions():
     return versions
 
 
-def _check(distribution, version, specifier):
-    """``matches`` that turns an unparseable version into a reason."""
-    try:
-        return matches(version, specifier), None
-    except UnknownVersion as exc:
-        return False, "%s version unknown (%s): left alone" % (distribution, exc)
+def _unknown(distribution, error):
+    return "%s version unknown (%s): left alone" % (distribution, error)
 
 
 def decide(versions):
@@ -49,24 +47,30 @@ def decide(versions):
     """
     decisions = []
     for defect in DEFECTS:
-        installed = versions.get(defect.distribution)
         name = defect.distribution
+        installed = versions.get(name)
         if installed is None:
-            decisions.append(Decision(defect, None, False, "%s is not installed" % name))
+            decisions.append(Decision(defect, None, False, "%s is not installed" % name, False))
             continue
         if isinstance(installed, Exception):
-            decisions.append(Decision(defect, None, False, "%s version unknown (%s): left alone" % (name, installed)))
+            decisions.append(Decision(defect, None, False, _unknown(name, installed), True))
             continue
-        supported, reason = _check(name, installed, ">=" + SUPPORTED[name])
-        if reason is None and not supported:
-            reason = "%s %s is older than the oldest supported %s: left alone" % (name, installed, SUPPORTED[name])
-        if reason is None:
-            affected, reason = _check(name, installed, defect.affected)
-            if reason is None and not affected:
-                reason = "not affected: %s %s is outside %s" % (name, installed, defect.affected)
-        if reason is None:
-            fixed_line, reason = _check(name, installed, ">=" + NO_OP_FROM[name])
-            if reason is None and fixed_line:
-                reason = "still affected upstream, but %s >= %s is left untouched by policy" % (name, NO_OP_FROM[name])
-        decisions.append(Decision(defect, installed, reason is None, reason or "applies"))
+        try:
+            reason = _reason_not_to_patch(defect, installed)
+        except UnknownVersion as exc:
+            decisions.append(Decision(defect, installed, False, _unknown(name, exc), True))
+            continue
+        decisions.append(Decision(defect, installed, reason is None, reason or "applies", False))
     return decisions
+
+
+def _reason_not_to_patch(defect, installed):
+    """None when *defect* is to be patched; else why not.  Raises UnknownVersion."""
+    name = defect.distribution
+    if not matches(installed, ">=" + SUPPORTED[name]):
+        return "%s %s is older than the oldest supported %s: left alone" % (name, installed, SUPPORTED[name])
+    if not matches(installed, defect.affected):
+        return "not affected: %s %s is outside %s" % (name, installed, defect.affected)
+    if matches(installed, ">=" + NO_OP_FROM[name]):
+        return "still affected upstream, but %s >= %s is left untouched by policy" % (name, NO_OP_FROM[name])
+    return None
