@@ -6,7 +6,7 @@ import pytest
 import json
 import re
 
-from _support import BOUND_SPY, RESULT, MODES, patched, busy_port, held_ephemeral_port, http_get, probe, require, shows_defect, start
+from _support import BOUND_SPY, RESULT, MODES, affected, patched, busy_port, held_ephemeral_port, http_get, probe, require, shows_defect, start
 
 pytestmark = pytest.mark.usefixtures("flask_installed")
 
@@ -122,3 +122,26 @@ report(outcomes=outcomes)
     for bad, (kind, message) in zip(BAD_PORTS, result["outcomes"]):  # noqa: B905 (no strict= on 3.6)
         assert kind in ("TypeError", "ValueError"), (bad, kind, message)
         assert repr(eval(bad)) in message, (bad, message)
+
+
+@pytest.mark.parametrize("disabled", MODES)
+def test_flask_run_from_cli_keeps_each_releases_own_meaning(disabled):
+    code = APP + SPY + """
+try:
+    returned = app.run(host='127.0.0.1', port='abc')
+    report(outcome="returned", value=repr(returned))
+except (TypeError, ValueError) as exc:
+    report(outcome=type(exc).__name__, message=str(exc))
+"""
+    with start(code, disabled, env={"FLASK_RUN_FROM_CLI": "true"}) as child:
+        result = json.loads(child.wait_for(RESULT, 30).group(1))
+        reached_run_simple = "RUN_SIMPLE" in child.output()
+    if not affected("D2"):
+        # Flask >= 1.0: under `flask run`, app.run() is a no-op, bad port or not.
+        assert result == {"outcome": "returned", "value": "None"} and not reached_run_simple
+    elif disabled:
+        # Flask 0.x knows no such variable: the str goes on to run_simple (D2).
+        assert reached_run_simple and result["outcome"] in ("TypeError", "ValueError")
+    else:
+        # ... so portfix still validates there, before anything binds.
+        assert result["outcome"] == "ValueError" and "'abc'" in result["message"] and not reached_run_simple

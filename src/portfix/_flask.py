@@ -31,12 +31,15 @@ def make_run(original, active):
     # str "0" is truthy and int("0") == 0: passing it keeps the original's own
     # code path and reaches run_simple as the int 0.
     zero = "0" if "D1" in active else 0
+    # Flask >= 1.0 returns at once under `flask run` (FLASK_RUN_FROM_CLI=true)
+    # and ignores the port: keep that, errors included.  Flask < 1.0 (the
+    # releases D2 applies to) has no such early return and must not skip the
+    # validation because of a stray variable.
+    cli_returns_early = "D2" not in active
 
     @functools.wraps(original)
     def run(self, host=None, port=None, *args, **options):
-        # Under `flask run` (Flask >= 1.0) the original returns at once and
-        # ignores the port: keep that, errors included.
-        if os.environ.get("FLASK_RUN_FROM_CLI") == "true":
+        if cli_returns_early and os.environ.get("FLASK_RUN_FROM_CLI") == "true":
             return original(self, host, port, *args, **options)
         # Passing the resolved port also keeps Flask 1.1's int('') (D3) and
         # Flask 0.x's str pass-through (D2) from being reached.
