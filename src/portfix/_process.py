@@ -13,7 +13,27 @@ import queue
 import threading
 import time
 
+_RESIGNAL_INTERVAL = 0.5  # seconds between two SIGTERMs to a child's process group
+
 RUNNING_ON = re.compile(r"Running on (https?)://(\[[^\]]+\]|[^\s:/]+):(\d+)")
+
+
+def _live_member(pgid):
+    """True when /proc shows a non-zombie process in group *pgid* (True without /proc)."""
+    if not os.path.isdir("/proc/self"):
+        return True
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        # after "pid (comm)": state, ppid, pgrp, ...
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 class ChildTimeout(Exception):
@@ -114,26 +134,64 @@ class Child(object):
         return "\n".join(self.lines)
 
     def stop(self, grace=3.0):
-        """Stop the child and its process group: SIGTERM, then SIGKILL. Idempotent."""
-        if self.process.poll() is None or os.name == "posix":
-            self._signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self._signal(getattr(signal, "SIGKILL", signal.SIGTERM))
-                self.process.wait(timeout=grace)
-        if self.process.stdout:
-            self._reader.join(grace)
+        """Stop the child and every process of its group.  Idempotent.
+
+        SIGTERM, repeated until the group is empty, then SIGKILL after *grace*
+        seconds.  Signalling the group once is not enough: a reloader parent
+        stopped while it forks leaves a worker that was born after the signal
+        and would serve on, orphaned, holding the port and the output pipe.
+
+        Returns:
+            int: the child's exit code.
+
+        Raises:
+            ChildTimeout: a process of the group survived SIGKILL for *grace*
+                seconds more.
+        """
+        if os.name != "posix":  # pragma: no cover - not exercised here
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait(timeout=grace)
+            return self.process.returncode
+        start = time.monotonic()
+        signalled = None  # when the group was last signalled
+        while self._group_alive():
+            now = time.monotonic()
+            if now - start > 2 * grace:
+                raise ChildTimeout("process group %d survived SIGKILL; output:\n%s" % (self.pid, self.output()))
+            if now - start > grace:
+                self._signal(signal.SIGKILL)
+            elif signalled is None or now - signalled >= _RESIGNAL_INTERVAL:
+                # Again every interval, for members born after the last signal;
+                # not more often, so that handlers have time to finish.
+                self._signal(signal.SIGTERM)
+                signalled = now
+            time.sleep(0.02)
+        # Every writer of the pipe is gone, so the reader sees end-of-file.
+        self._reader.join(grace)
+        if not self._reader.is_alive():
             self.process.stdout.close()
         return self.process.returncode
 
+    def _group_alive(self):
+        """Reap the leader if it exited; tell whether a live process of the group is left.
+
+        Zombies count as gone: an orphaned member is reaped by whoever
+        adopted it, not by us, and it no longer holds a port or the pipe.
+        """
+        self.process.poll()
+        try:
+            os.killpg(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # pragma: no cover - a group member changed user
+            return True
+        return _live_member(self.pid)
+
     def _signal(self, signum):
         try:
-            if os.name == "posix":
-                os.killpg(self.pid, signum)  # the child leads its own session
-            else:  # pragma: no cover
-                self.process.send_signal(signum)
-        except (OSError, ProcessLookupError):
+            os.killpg(self.pid, signum)  # the child leads its own session and group
+        except ProcessLookupError:
             pass
 
     def __enter__(self):
