@@ -125,6 +125,8 @@ except (TypeError, ValueError, OverflowError) as exc:
     report(outcome=type(exc).__name__, message=str(exc))
 except OSError as exc:
     report(outcome="OSError", message=str(exc))
+except SystemExit as exc:  # Werkzeug >= 2.1 exits on EADDRINUSE (pallets/werkzeug#2687)
+    report(outcome="SystemExit", message="address in use (exit %s)" % (exc.code,))
 """
 
 
