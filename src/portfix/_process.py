@@ -155,7 +155,12 @@ class Child(object):
             return self.process.returncode
         start = time.monotonic()
         signalled = None  # when the group was last signalled
-        while self._group_alive():
+        empty_scans = 0
+        while empty_scans < 2:  # twice: a member may fork while another exits mid-scan
+            if not self._group_alive():
+                empty_scans += 1
+                continue
+            empty_scans = 0
             now = time.monotonic()
             if now - start > 2 * grace:
                 raise ChildTimeout("process group %d survived SIGKILL; output:\n%s" % (self.pid, self.output()))
@@ -174,19 +179,22 @@ class Child(object):
         return self.process.returncode
 
     def _group_alive(self):
-        """Reap the leader if it exited; tell whether a live process of the group is left.
+        """Reap the leader if it exited; tell whether a live process of the group may be left.
 
         Zombies count as gone: an orphaned member is reaped by whoever
         adopted it, not by us, and it no longer holds a port or the pipe.
+        A /proc scan is trusted only once the leader was reaped before it
+        began: a member the leader forks during the scan could be missed
+        while the leader is already seen dead.
         """
-        self.process.poll()
+        leader_reaped = self.process.poll() is not None
         try:
             os.killpg(self.pid, 0)
         except ProcessLookupError:
             return False
         except PermissionError:  # pragma: no cover - a group member changed user
             return True
-        return _live_member(self.pid)
+        return not leader_reaped or _live_member(self.pid)
 
     def _signal(self, signum):
         try:
