@@ -8,7 +8,7 @@ import sys
 
 from _support import CAPTURE_LOG
 from portfix._control import TARGETS
-from portfix._gate import decide, read_versions
+from portfix._gate import decide, decide_features, read_versions
 
 
 def run(code, env=None):
@@ -21,7 +21,9 @@ def run(code, env=None):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-EXPECTED = sorted(name for name in TARGETS if any(d.applies and name in d.defect.targets for d in decide(read_versions())))
+# Defects that apply, and the features that are on without any switch.
+DECISIONS = decide(read_versions()) + decide_features(read_versions(), set())
+EXPECTED = sorted(name for name in TARGETS if any(d.applies and name in d.defect.targets for d in DECISIONS))
 
 CURRENT = """
 import json, threading
@@ -56,7 +58,7 @@ print(json.dumps({"same": same, "untouched": untouched, "wrapped_once": wrapped_
     assert sorted(result["same"]) == EXPECTED and all(result["same"].values())
     assert sorted(result["wrapped_once"]) == EXPECTED and all(result["wrapped_once"].values())
     assert sorted(result["untouched"]) == sorted(set(TARGETS) - set(EXPECTED) & set(result["untouched"]))
-    assert result["applied"] == sorted(d.defect.id for d in decide(read_versions()) if d.applies)
+    assert result["applied"] == sorted(d.defect.id for d in DECISIONS if d.applies)
 
 
 def test_apply_from_eight_threads_patches_each_target_once():
@@ -78,10 +80,10 @@ print(json.dumps(dict((n, getattr(now[n], "__wrapped__", None) is portfix.origin
 
 def test_status_records_are_typed_and_complete():
     import portfix
-    from portfix._defects import DEFECTS
+    from portfix._defects import DEFECTS, FEATURES
 
     records = portfix.status()
-    assert [r.defect for r in records] == [d.id for d in DEFECTS]
+    assert [r.defect for r in records] == [d.id for d in DEFECTS + FEATURES]
     for record in records:
         assert isinstance(record, portfix.PatchStatus)
         assert isinstance(record.applied, bool) and record.reason

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from _support import affected, installed
-from portfix._defects import DEFECTS
+from portfix._defects import DEFECTS, FEATURES
 from portfix._gate import decide, read_versions
 
 
@@ -24,7 +24,7 @@ def test_status_json_lists_every_defect_with_its_decision():
     result = cli("status", "--json")
     assert result.returncode == 0, result.stderr
     records = json.loads(result.stdout)
-    assert [r["defect"] for r in records] == [d.id for d in DEFECTS]
+    assert [r["defect"] for r in records] == [d.id for d in DEFECTS + FEATURES]
     applies = dict((d.defect.id, d.applies) for d in decide(read_versions()))
     for record in records:
         assert record["applied"] == applies[record["defect"]], record

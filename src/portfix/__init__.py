@@ -11,8 +11,13 @@ turns it off.  Applications import portfix; libraries don't.
 import logging
 
 from ._control import PatchStatus, apply, disabled, original, revert, status
+from ._errors import BindError, PortInUseError
+from ._serve import Server, serve
 
-__all__ = ["PatchStatus", "apply", "original", "revert", "status", "__version__"]
+__all__ = [
+    "BindError", "PatchStatus", "PortInUseError", "Server",
+    "apply", "original", "revert", "serve", "status", "__version__",
+]
 __version__ = "0.1.0"
 
 logging.getLogger("portfix").addHandler(logging.NullHandler())

@@ -78,7 +78,7 @@ def check(timeout=20.0):
     """
     import portfix
 
-    patched = sorted(set(r.defect for r in portfix.status() if r.applied), key=lambda d: int(d[1:]))
+    patched = [r.defect for r in portfix.status() if r.applied]
     result = {"ok": False, "port": None, "status": None, "latency_ms": None, "error": None, "patched": patched}
     with Child(["-c", _CHILD]) as child:
         result["child_pid"] = child.pid

@@ -5,8 +5,8 @@ import logging
 import os
 
 from . import _flask, _werkzeug
-from ._defects import DEFECTS
-from ._gate import decide, read_versions
+from ._defects import DEFECTS, EXCLUSIVE_BIND_ENV, FEATURES, PORT_FILE_ENV
+from ._gate import decide, decide_features, read_versions
 from ._registry import Registry
 
 log = logging.getLogger("portfix")
@@ -19,20 +19,23 @@ TARGETS = dict((target.name, target) for target in _flask.TARGETS + _werkzeug.TA
 
 _registry = Registry()
 _failures = {}  # target name -> why it could not be patched
-_state = {"decisions": None}
+_state = {"versions": None, "decisions": None, "features": None, "exclusive_bind": None}
 
 PatchStatus = collections.namedtuple(
     "PatchStatus",
     "defect targets distribution installed affected fixed_in upstream summary applied reason",
 )
-PatchStatus.__doc__ = """One defect's state, as ``portfix.status()`` reports it.
+PatchStatus.__doc__ = """One defect's or feature's state, as ``portfix.status()`` reports it.
 
-defect (str): the id in the defect table, e.g. ``"D1"``.
+defect (str): the id in the defect table, e.g. ``"D1"``, or a feature's id,
+    e.g. ``"port-file"``.
 targets (tuple of str): dotted paths of the replaced objects.
 distribution (str): ``"flask"`` or ``"werkzeug"``.
 installed (str or None): the installed version; None when not installed or unreadable.
-affected (str): PEP 440 specifier of the affected releases.
-fixed_in (str or None): first fixed upstream release; None if never fixed.
+affected (str): PEP 440 specifier of the affected releases (for a feature:
+    the releases it is installed on).
+fixed_in (str or None): first fixed upstream release; None if never fixed
+    (and for features).
 upstream (str): the upstream issue/PR/release.
 summary (str): one line on the defect.
 applied (bool): True when every target is patched by portfix right now.
@@ -57,9 +60,16 @@ def disabled():
     return True
 
 
+def _versions():
+    """The installed versions, read once per process."""
+    if _state["versions"] is None:
+        _state["versions"] = read_versions()
+    return _state["versions"]
+
+
 def _decisions():
     if _state["decisions"] is None:
-        _state["decisions"] = decide(read_versions())
+        _state["decisions"] = decide(_versions())
         warned = set()  # one warning per distribution whose version is unknown
         for decision in _state["decisions"]:
             name = decision.defect.distribution
@@ -67,6 +77,18 @@ def _decisions():
                 warned.add(name)
                 log.warning("portfix: %s", decision.reason)
     return _state["decisions"]
+
+
+def _switches(exclusive_bind):
+    """The ``enabled_by`` names that are on now (features are decided at each apply())."""
+    on = set()
+    if os.environ.get(PORT_FILE_ENV, "").strip():
+        on.add(PORT_FILE_ENV)
+    if exclusive_bind is None:
+        exclusive_bind = os.environ.get(EXCLUSIVE_BIND_ENV, "").strip().lower() in _TRUE
+    if exclusive_bind:
+        on.add(EXCLUSIVE_BIND_ENV)
+    return on
 
 
 def _active_by_target(decisions):
@@ -78,8 +100,18 @@ def _active_by_target(decisions):
     return active
 
 
-def apply():
+def apply(exclusive_bind=None):
     """Patch exactly the targets whose defects apply to the installed releases.
+
+    Also installs the features that are on (``FEATURES`` in ``_defects``):
+    the port file when ``PORTFIX_PORT_FILE`` is set, the Windows exclusive
+    bind when asked for.
+
+    Args:
+        exclusive_bind (bool or None): True to bind listening sockets with
+            ``SO_EXCLUSIVEADDRUSE`` on Windows (pallets/werkzeug#1597 declined
+            it upstream); None (default) reads ``PORTFIX_EXCLUSIVE_BIND``
+            (``1``/``true``/``yes``/``on``).
 
     Idempotent and thread-safe; ``import portfix`` calls it.  Never raises
     because of a patching problem: a target that cannot be patched (missing,
@@ -100,7 +132,10 @@ def apply():
             log.warning("portfix: could not read the installed versions (%r); nothing patched", exc)
             _state["decisions"] = []
             return status()
-        for name, active in _active_by_target(decisions).items():
+        if exclusive_bind is not None:
+            _state["exclusive_bind"] = bool(exclusive_bind)
+        _state["features"] = decide_features(_versions(), _switches(_state["exclusive_bind"]))
+        for name, active in _active_by_target(decisions + _state["features"]).items():
             try:
                 if _registry.apply(TARGETS[name], active):
                     log.debug("portfix: patched %s for %s", name, ", ".join(sorted(active)))
@@ -130,16 +165,20 @@ def status():
     """Report, for every defect in the table, whether portfix resolves it here.
 
     Returns:
-        list of PatchStatus: one per defect, in table order.
+        list of PatchStatus: one per defect, in table order, then one per
+        feature (``FEATURES``), in table order.
     """
     off = disabled()
     with _registry.lock:
         decisions = _state["decisions"]
         if decisions is None:
-            decisions = decide(read_versions())
-        by_id = dict((d.defect.id, d) for d in decisions)
+            decisions = decide(_versions())
+        features = _state["features"]
+        if features is None:
+            features = decide_features(_versions(), _switches(_state["exclusive_bind"]))
+        by_id = dict((d.defect.id, d) for d in decisions + features)
         records = []
-        for defect in DEFECTS:
+        for defect in DEFECTS + FEATURES:
             decision = by_id.get(defect.id)
             applied = bool(decision and decision.applies) and all(_registry.is_applied(t) for t in defect.targets)
             if decision is None:
@@ -160,10 +199,26 @@ def status():
                 PatchStatus(
                     defect.id, defect.targets, defect.distribution,
                     decision.installed if decision else None, defect.affected,
-                    defect.fixed_in, defect.upstream, defect.summary, applied, reason,
+                    getattr(defect, "fixed_in", None), defect.upstream, defect.summary, applied, reason,
                 )
             )
     return records
+
+
+def feature_on(feature_id):
+    """Tell whether the feature *feature_id* (``"exclusive-bind"``...) is on here.
+
+    Args:
+        feature_id (str): an id from ``FEATURES``.
+
+    Returns:
+        bool: as the last ``apply()`` decided it (or as the environment says,
+        before any ``apply()``).
+    """
+    features = _state["features"]
+    if features is None:
+        features = decide_features(_versions(), _switches(_state["exclusive_bind"]))
+    return any(d.defect.id == feature_id and d.applies for d in features)
 
 
 def original(name):

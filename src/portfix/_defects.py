@@ -99,3 +99,43 @@ NO_OP_FROM = {"flask": "2.0", "werkzeug": "2.1"}
 
 # Where each distribution's module lives, for reading its version.
 MODULES = {"flask": "flask", "werkzeug": "werkzeug"}
+
+# Behaviours portfix adds rather than repairs: the same shape as a defect, but
+# `affected` is where the feature is installed and `enabled_by` names what
+# turns it on (None: always on, like a defect's patch; an environment variable
+# or an apply() argument otherwise).  The gate reads both tables.
+Feature = collections.namedtuple("Feature", "id targets distribution affected upstream enabled_by summary")
+
+PORT_FILE_ENV = "PORTFIX_PORT_FILE"
+EXCLUSIVE_BIND_ENV = "PORTFIX_EXCLUSIVE_BIND"
+
+FEATURES = (
+    Feature(
+        "port-in-use", (SERVER_INIT,), "werkzeug", "<2.1",
+        "the raw traceback of pallets/flask#2926; Werkzeug >= 2.1 prints its own hint "
+        "and exits (pallets/werkzeug#2687, #2866)", None,
+        "EADDRINUSE raises portfix.PortInUseError naming the holder and the remedies",
+    ),
+    Feature(
+        "port-in-use-reloader", (RUN_SIMPLE,), "werkzeug", ">=0.11,<2.1",
+        "from 0.11 the reloader parent binds in run_simple itself (WERKZEUG_SERVER_FD)", None,
+        "the same error when the reloader parent's bind fails",
+    ),
+    Feature(
+        "port-file", (SERVER_INIT,), "werkzeug", ">=0.9",
+        "no release tells other processes the bound port (uvicorn#761, pallets/flask#4205)",
+        PORT_FILE_ENV,
+        "the process that binds the listening socket writes the bound port to $PORTFIX_PORT_FILE",
+    ),
+    Feature(
+        "port-file-reloader", (RUN_WITH_RELOADER,), "werkzeug", ">=0.11,<2.1",
+        "from 0.11 to 2.0 the reloader parent binds in run_simple and builds no server", PORT_FILE_ENV,
+        "the reloader parent writes the port file once, for the socket it passes to its workers",
+    ),
+    Feature(
+        "exclusive-bind", (SERVER_INIT,), "werkzeug", ">=0.9",
+        "SO_REUSEADDR lets a second server bind the same port on Windows; "
+        "declined upstream (pallets/werkzeug#1597)", EXCLUSIVE_BIND_ENV,
+        "Windows: listening sockets use SO_EXCLUSIVEADDRUSE instead of SO_REUSEADDR",
+    ),
+)

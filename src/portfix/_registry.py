@@ -36,13 +36,19 @@ def _looks_pristine(obj, target):
     )
 
 
+def _undo(replacement):
+    undo = getattr(replacement, "portfix_undo", None)
+    if undo is not None:
+        undo()
+
+
 class Registry(object):
     """Patches in place, in the order they were applied."""
 
     def __init__(self):
         self.lock = threading.RLock()
         self._originals = {}  # name -> original, first one wins
-        self._applied = collections.OrderedDict()  # name -> (owner, attribute, replacement)
+        self._applied = collections.OrderedDict()  # name -> (owner, attribute, replacement, active)
 
     def locate(self, target):
         """Return ``(owner, current object)``; raises ImportError/AttributeError."""
@@ -64,29 +70,46 @@ class Registry(object):
         """Replace *target* with ``target.make(original, active)``.
 
         Returns:
-            bool: True when patched now, False when it already was.
+            bool: True when patched now (or rebuilt because *active* changed,
+            e.g. a feature was turned on), False when it already was as asked.
 
         Raises:
-            TargetChanged: the current object is neither our saved original
-                nor a pristine upstream function.
+            TargetChanged: the current object is neither our saved original,
+                nor our own replacement, nor a pristine upstream function.
             ImportError, AttributeError: the target cannot be found.
             Exception: whatever ``make`` raised; nothing is replaced then.
         """
+        active = frozenset(active)
         with self.lock:
             owner, current = self.locate(target)
             if target.name in self._applied:
-                if current is self._applied[target.name][2]:
+                _, _, replacement, applied_for = self._applied[target.name]
+                if current is not replacement:
+                    raise TargetChanged("%s was replaced after portfix patched it: %r" % (target.name, current))
+                if applied_for == active:
                     return False
-                raise TargetChanged("%s was replaced after portfix patched it: %r" % (target.name, current))
+                # Undo first: a replacement's side effects (a logging filter)
+                # may be shared with the one that replaces it.  If the new one
+                # cannot be built, the original goes back, not a half state.
+                _undo(replacement)
+                try:
+                    rebuilt = target.make(self._originals[target.name], active)
+                except Exception:
+                    setattr(owner, target.attribute, self._originals[target.name])
+                    del self._applied[target.name]
+                    raise
+                setattr(owner, target.attribute, rebuilt)
+                self._applied[target.name] = (owner, target.attribute, rebuilt, active)
+                return True
             saved = self._originals.get(target.name)
             if saved is not None and current is not saved:
                 raise TargetChanged("%s is no longer the original: %r" % (target.name, current))
             if saved is None and not _looks_pristine(current, target):
                 raise TargetChanged("%s is not the pristine upstream function: %r" % (target.name, current))
-            replacement = target.make(current, frozenset(active))
+            replacement = target.make(current, active)
             self._originals.setdefault(target.name, current)
             setattr(owner, target.attribute, replacement)
-            self._applied[target.name] = (owner, target.attribute, replacement)
+            self._applied[target.name] = (owner, target.attribute, replacement, active)
             return True
 
     def revert(self):
@@ -100,12 +123,10 @@ class Registry(object):
         results = []
         with self.lock:
             for name in reversed(list(self._applied)):
-                owner, attribute, replacement = self._applied.pop(name)
+                owner, attribute, replacement, _ = self._applied.pop(name)
                 if vars(owner).get(attribute) is replacement:
                     setattr(owner, attribute, self._originals[name])
-                    undo = getattr(replacement, "portfix_undo", None)
-                    if undo is not None:
-                        undo()
+                    _undo(replacement)
                     results.append((name, None))
                 else:
                     results.append((name, "replaced by someone else since portfix patched it; left alone"))

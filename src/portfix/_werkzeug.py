@@ -10,6 +10,11 @@
   "Running on" line show the bound port; keep the port across reloads.
 * ``werkzeug._reloader.run_with_reloader`` (0.11.0-0.11.2 only): announce the
   port in the reloader parent, which binds the socket and said nothing.
+
+Each replacement does only what its ``active`` set asks for: defect ids
+(``"D9"``...) and the features that are on (``"port-file"``,
+``"port-in-use"``, ``"exclusive-bind"``...; see ``FEATURES`` in
+``_defects``).  On fixed releases a feature is the only thing it does.
 """
 
 import functools
@@ -19,7 +24,10 @@ import os
 import socket
 import threading
 
-from ._defects import RUN_SIMPLE, RUN_WITH_RELOADER, SERVER_INIT
+from ._bind import use_exclusive_bind
+from ._defects import DEFECTS, RUN_SIMPLE, RUN_WITH_RELOADER, SERVER_INIT
+from ._errors import PortInUseError, is_address_in_use, port_in_use_error
+from ._portfile import port_file_path, write_port_file
 from ._ports import bound_port, validate_port
 from ._registry import Target
 
@@ -27,8 +35,11 @@ from ._registry import Target
 # binds, picked once.  Werkzeug >= 0.11 passes the socket itself instead.
 RELOADER_PORT_ENV = "PORTFIX_RELOADER_PORT"
 
+_DEFECT_IDS = frozenset(d.id for d in DEFECTS)
+
 _local = threading.local()
 _werkzeug_log = logging.getLogger("werkzeug")
+_log = logging.getLogger("portfix")
 
 
 def _is_unix(host):
@@ -37,6 +48,34 @@ def _is_unix(host):
 
 def _running_in_reloader_worker():
     return os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+
+
+def _inherited_socket():
+    """True in a reloader worker serving the socket its parent bound (Werkzeug >= 0.11).
+
+    Its parent wrote the port file already.  A worker that binds its own
+    socket (Werkzeug <= 0.10, or Windows) is the process that binds, so it writes.
+    """
+    return _running_in_reloader_worker() and bool(os.environ.get("WERKZEUG_SERVER_FD"))
+
+
+def _fd_port(fd):
+    """The port of the listening socket with file descriptor *fd*, or None."""
+    try:
+        sock = socket.fromfd(int(fd), socket.AF_INET, socket.SOCK_STREAM)  # a dup
+    except (OSError, ValueError):
+        return None
+    try:
+        # getsockname() decodes by the address's own family, so AF_INET6
+        # sockets read right through an AF_INET object; AF_UNIX gives a str.
+        address = sock.getsockname()
+    except OSError:
+        return None
+    finally:
+        sock.close()
+    if isinstance(address, tuple) and len(address) >= 2 and isinstance(address[1], int):
+        return address[1]
+    return None
 
 
 class _DeferStartupLine(logging.Filter):
@@ -111,25 +150,44 @@ def _pick_reloader_port(hostname):
 def make_server_init(original, active):
     """Build the replacement for ``BaseWSGIServer.__init__``.
 
-    The replacement takes the original's arguments (``host``, ``port``, ...)
-    and raises TypeError/ValueError naming a bad port before the socket binds
-    (not for ``unix://`` hosts, whose port is ignored).
+    The replacement takes the original's arguments (``host``, ``port``, ...).
+    With a defect active it raises TypeError/ValueError naming a bad port
+    before the socket binds (not for ``unix://`` hosts, whose port is
+    ignored) and reports the bound port.  ``"port-in-use"`` turns EADDRINUSE
+    into ``PortInUseError``; ``"port-file"`` writes the port file once the
+    socket listens; ``"exclusive-bind"`` binds with SO_EXCLUSIVEADDRUSE
+    (Windows).
     """
+    fix_port = bool(active & _DEFECT_IDS)
+    diagnose = "port-in-use" in active
+    port_file = "port-file" in active
+    exclusive = "exclusive-bind" in active
 
     @functools.wraps(original)
     def __init__(self, host, port, *args, **kwargs):
-        if not _is_unix(host):
+        if fix_port and not _is_unix(host):
             port = validate_port(port)
-        original(self, host, port, *args, **kwargs)
-        port = bound_port(self.socket)
-        if port is None:
+        path = port_file_path() if port_file else None
+        if exclusive:
+            use_exclusive_bind(self)
+        try:
+            original(self, host, port, *args, **kwargs)
+        except OSError as exc:
+            if diagnose and is_address_in_use(exc) and not isinstance(exc, PortInUseError):
+                raise port_in_use_error(exc, host, port) from exc
+            raise
+        bound = bound_port(self.socket)
+        if bound is None:
             return
-        # D7 (no .port before 0.11), D8 (.port == 0 in 0.11), D9 (fd path:
-        # the throwaway socket's port until 2.1, pallets/werkzeug #2287).
-        self.port = port
-        self.server_port = port
-        self.server_address = self.socket.getsockname()
-        _emit_deferred_startup_line(port)
+        if fix_port:
+            # D7 (no .port before 0.11), D8 (.port == 0 in 0.11), D9 (fd path:
+            # the throwaway socket's port until 2.1, pallets/werkzeug #2287).
+            self.port = bound
+            self.server_port = bound
+            self.server_address = self.socket.getsockname()
+            _emit_deferred_startup_line(bound)
+        if path is not None and not _inherited_socket():
+            write_port_file(path, bound)
 
     return __init__
 
@@ -142,8 +200,10 @@ def make_run_simple(original, active):
     bind 4464 on Werkzeug >= 0.14).
     """
     signature = inspect.signature(original)
+    fix_port = bool(active & _DEFECT_IDS)
     defer_line = "D5" in active
     keep_port = "D10" in active
+    diagnose = "port-in-use-reloader" in active
 
     @functools.wraps(original)
     def run_simple(*args, **kwargs):
@@ -152,7 +212,7 @@ def make_run_simple(original, active):
         hostname = call.arguments["hostname"]
         if _is_unix(hostname):
             return original(*call.args, **call.kwargs)
-        port = validate_port(call.arguments["port"])
+        port = validate_port(call.arguments["port"]) if fix_port else call.arguments["port"]
         use_reloader = call.arguments.get("use_reloader")
         if keep_port and use_reloader and port == 0:
             if _running_in_reloader_worker():
@@ -166,6 +226,11 @@ def make_run_simple(original, active):
             _local.reloader_context = (hostname, call.arguments.get("ssl_context"))
         try:
             return original(*call.args, **call.kwargs)
+        except OSError as exc:
+            # From 0.11 the reloader parent binds in run_simple itself.
+            if diagnose and is_address_in_use(exc) and not isinstance(exc, PortInUseError):
+                raise port_in_use_error(exc, hostname, port) from exc
+            raise
         finally:
             _local.defer_startup_line = False
             _local.startup_record = None
@@ -180,27 +245,27 @@ def make_run_simple(original, active):
 def make_run_with_reloader(original, active):
     """Build the replacement for ``werkzeug._reloader.run_with_reloader``.
 
-    In the reloader parent, called from a patched ``run_simple``, it logs
-    the "Running on" line for the socket the parent bound and passes to the
-    workers in ``WERKZEUG_SERVER_FD`` (D6), then delegates.
+    In the reloader parent, which bound the socket it passes to the workers
+    in ``WERKZEUG_SERVER_FD`` (Werkzeug 0.11-2.0), it logs the "Running on"
+    line (D6, when called from a patched ``run_simple``) and writes the port
+    file (``"port-file-reloader"``), once, then delegates.
     """
+    announce = "D6" in active
+    port_file = "port-file-reloader" in active
 
     @functools.wraps(original)
     def run_with_reloader(*args, **kwargs):
-        context = getattr(_local, "reloader_context", None)
         fd = os.environ.get("WERKZEUG_SERVER_FD")
-        if context is not None and fd and not _running_in_reloader_worker():
-            import werkzeug.serving
-
-            hostname, ssl_context = context
-            family = werkzeug.serving.select_ip_version(hostname, 0)
-            sock = socket.fromfd(int(fd), family, socket.SOCK_STREAM)  # a dup
-            try:
-                port = bound_port(sock)
-            finally:
-                sock.close()
+        context = getattr(_local, "reloader_context", None)
+        if fd and not _running_in_reloader_worker():
+            port = _fd_port(fd)
             if port is not None:
-                _announce(hostname, port, ssl_context)
+                if announce and context is not None:
+                    hostname, ssl_context = context
+                    _announce(hostname, port, ssl_context)
+                path = port_file_path() if port_file else None
+                if path is not None:
+                    write_port_file(path, port)
         return original(*args, **kwargs)
 
     return run_with_reloader

@@ -1,0 +1,159 @@
+"""``portfix.serve()``: a WSGI app served from a thread, bound before it returns.
+
+No Flask or Werkzeug release tells code which port it bound (uvicorn#761 and
+pallets/flask#4205 asked); harnesses bind a socket to port 0, close it and
+start the server on that number, which races under parallel workers.  Here
+the socket is bound in the constructor and the port is read from it.
+"""
+
+import inspect
+import socketserver
+import threading
+
+from ._bind import listening_socket
+from ._errors import BindError, PortInUseError, is_address_in_use, port_in_use_error
+from ._ports import bound_port, validate_port
+
+POLL_INTERVAL = 0.05  # seconds: how soon the serving loop notices stop()
+
+
+def _bind_error(exc, host, port):
+    if isinstance(exc, BindError):
+        return exc
+    if is_address_in_use(exc):
+        return port_in_use_error(exc, host, port)
+    error = BindError(exc.errno, "cannot bind %s:%d: %s" % (host, port, exc.strerror or exc))
+    error.host, error.port = host, port
+    return error
+
+
+def _url_host(address):
+    host = address[0]
+    return "[%s]" % host if ":" in host else host
+
+
+class Server(object):
+    """A running dev server for *app*, returned by ``portfix.serve()``.
+
+    Attributes:
+        host (str): the host that was asked for.
+        port (int): the bound port, read from the listening socket.
+        server_address (tuple): the socket's own address, ``(ip, port)`` or
+            ``(ip, port, flowinfo, scope_id)`` for IPv6.
+        url (str): ``"http://IP:PORT/"`` (``https`` with an ``ssl_context``);
+            IPv6 addresses in brackets.
+        server (werkzeug.serving.BaseWSGIServer): the Werkzeug server.
+        thread (threading.Thread): the daemon thread running its loop.
+    """
+
+    def __init__(self, app, host="127.0.0.1", port=0, threaded=True, **options):
+        port = validate_port(port)
+        if not isinstance(host, str) or not host or host.startswith("unix://"):
+            raise ValueError("host must be an IP address or a host name, got %r" % (host,))
+        if "fd" in options:
+            raise TypeError("serve() binds its own socket; fd=%r is not accepted" % (options["fd"],))
+        from werkzeug import serving
+
+        self.host = host
+        self._lock = threading.Lock()
+        self._stopped = False
+        self.server = self._make_server(serving, app, host, port, threaded, options)
+        self.server_address = self.server.socket.getsockname()
+        self.port = bound_port(self.server.socket)
+        scheme = "https" if options.get("ssl_context") is not None else "http"
+        self.url = "%s://%s:%d/" % (scheme, _url_host(self.server_address), self.port)
+        self.thread = threading.Thread(target=self._serve, name="portfix-serve-%d" % self.port)
+        self.thread.daemon = True
+        self.thread.start()
+
+    @staticmethod
+    def _make_server(serving, app, host, port, threaded, options):
+        from ._control import feature_on
+
+        if "fd" not in inspect.signature(serving.make_server).parameters:
+            # Werkzeug <= 0.10 cannot take a socket: let it bind.  It raises
+            # OSError itself there (the SystemExit came with 2.1).
+            try:
+                return serving.make_server(host, port, app, threaded=threaded, **options)
+            except OSError as exc:
+                raise _bind_error(exc, host, port) from exc
+        # Bind here, so a failure is an OSError with its errno even on
+        # Werkzeug >= 2.1, which prints a hint and raises SystemExit(1)
+        # instead (pallets/werkzeug#2687, #2866); then hand the socket over.
+        try:
+            sock = listening_socket(host, port, exclusive=feature_on("exclusive-bind"))
+        except OSError as exc:
+            raise _bind_error(exc, host, port) from exc
+        try:
+            # make_server(fd=...) duplicates the descriptor (socket.fromfd).
+            return serving.make_server(host, sock.getsockname()[1], app, threaded=threaded, fd=sock.fileno(), **options)
+        finally:
+            sock.close()
+
+    def _serve(self):
+        # socketserver's loop, not Werkzeug's serve_forever: only some
+        # releases let the poll interval be set, and stop() waits for it.
+        try:
+            socketserver.BaseServer.serve_forever(self.server, POLL_INTERVAL)
+        except Exception:  # the socket was closed under the loop by a failed stop
+            if not self._stopped:
+                raise
+
+    def stop(self, timeout=5.0):
+        """Stop serving and close the listening socket; the port is free after.
+
+        Idempotent and thread-safe: later calls return at once.
+
+        Args:
+            timeout (float): seconds to wait for the serving thread to end.
+        """
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        if self.thread.is_alive():
+            self.server.shutdown()  # returns once the loop has exited
+            self.thread.join(timeout)
+        self.server.server_close()
+
+    @property
+    def stopped(self):
+        """bool: True once ``stop()`` was called."""
+        return self._stopped
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def __repr__(self):
+        return "<portfix.Server %s%s>" % (self.url, " stopped" if self._stopped else "")
+
+
+def serve(app, host="127.0.0.1", port=0, threaded=True, **options):
+    """Serve a WSGI *app* from a daemon thread; return once the socket listens.
+
+    Args:
+        app (callable): any WSGI application (a Flask app too).
+        host (str): the address to bind (default loopback ``"127.0.0.1"``;
+            ``"::1"`` for IPv6).  Never widened.
+        port (int or str): 0 (default) for an OS-chosen ephemeral port, or a
+            port in 1-65535; validated as ``Flask.run``'s port is.
+        threaded (bool): one thread per request (default True).
+        **options: passed to ``werkzeug.serving.make_server``:
+            ``processes``, ``request_handler``, ``passthrough_errors``,
+            ``ssl_context``.
+
+    Returns:
+        Server: running; ``.port``, ``.url``, ``.server_address``;
+        ``stop()`` or ``with`` to stop it.
+
+    Raises:
+        TypeError, ValueError: a bad port or host, before anything binds.
+        PortInUseError: the port is taken (an OSError with errno EADDRINUSE),
+            on every Werkzeug release: never SystemExit.
+        BindError: another bind failure (an OSError with its errno).
+    """
+    return Server(app, host=host, port=port, threaded=threaded, **options)
+
