@@ -75,6 +75,18 @@ werkzeug.serving.make_server = _bound_spy
 """
 BOUND = re.compile(r"BOUND (\d+) PID (\d+)")
 
+
+def worker_server(child, timeout=40):
+    """(port, pid) of the next server a reloader worker builds (BOUND_SPY lines).
+
+    The reloader parent is the child process itself; Werkzeug >= 2.1 builds a
+    server object there too (without serving), earlier releases a bare socket.
+    """
+    while True:
+        port, pid = (int(n) for n in child.wait_for(BOUND, timeout).groups())
+        if pid != child.pid:
+            return port, pid
+
 # Keeps what portfix logs, to count its warnings.
 CAPTURE_LOG = """
 import logging

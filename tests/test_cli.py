@@ -9,7 +9,7 @@ import sys
 
 from _support import affected, installed
 from portfix._defects import DEFECTS, FEATURES
-from portfix._gate import decide, read_versions
+from portfix._gate import decide, decide_features, read_versions
 
 
 def cli(*args, **kwargs):
@@ -25,7 +25,8 @@ def test_status_json_lists_every_defect_with_its_decision():
     assert result.returncode == 0, result.stderr
     records = json.loads(result.stdout)
     assert [r["defect"] for r in records] == [d.id for d in DEFECTS + FEATURES]
-    applies = dict((d.defect.id, d.applies) for d in decide(read_versions()))
+    decisions = decide(read_versions()) + decide_features(read_versions(), set())
+    applies = dict((d.defect.id, d.applies) for d in decisions)
     for record in records:
         assert record["applied"] == applies[record["defect"]], record
         assert record["installed"] == installed(record["distribution"])

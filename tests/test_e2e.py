@@ -9,7 +9,7 @@ import pytest
 
 from portfix._process import RUNNING_ON
 
-from _support import BOUND, BOUND_SPY, MODES, busy_port, http_get, installed, is_listening, shows_defect, start, wait_running_on
+from _support import BOUND_SPY, MODES, busy_port, http_get, installed, is_listening, shows_defect, start, wait_running_on, worker_server
 
 RUN_FLASK = """
 import flask
@@ -42,29 +42,17 @@ def test_port_zero_end_to_end_while_5000_is_busy():
             assert status == 200 and body == "pid %d" % child.pid
 
 
-def _worker_server(child):
-    """(port, pid) of the next server a reloader worker builds.
-
-    The reloader parent is the child process itself; Werkzeug >= 2.1 builds a
-    server object there too (without serving), earlier releases a bare socket.
-    """
-    while True:
-        port, pid = (int(n) for n in child.wait_for(BOUND, 40).groups())
-        if pid != child.pid:
-            return port, pid
-
-
 @pytest.mark.parametrize("disabled", MODES)
 def test_reloader_announces_once_and_keeps_the_port(disabled, tmp_path):
     trigger = tmp_path / "trigger.txt"
     trigger.write_text(u"0")
     options = ", use_reloader=True, extra_files=[%r], reloader_interval=0.2" % str(trigger)
     with start(BOUND_SPY + _program(options), disabled, path=tmp_path / "app.py") as child:
-        first_port, first_pid = _worker_server(child)
+        first_port, first_pid = worker_server(child)
         assert http_get(first_port)[1] == "pid %d" % first_pid
         time.sleep(0.5)  # let the reloader record the trigger's mtime
         os.utime(str(trigger), (time.time() + 5, time.time() + 5))
-        second_port, second_pid = _worker_server(child)
+        second_port, second_pid = worker_server(child)
         assert second_pid != first_pid
         assert http_get(second_port)[1] == "pid %d" % second_pid
         announced = [int(m.group(3)) for m in map(RUNNING_ON.search, child.output().splitlines()) if m]

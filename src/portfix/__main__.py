@@ -24,10 +24,22 @@ def _status(args):
 
 
 def _check(args):
-    from ._check import check, format_result
+    from ._check import check, check_app, format_app_result, format_result
 
-    result = check(timeout=args.timeout)
-    print(format_result(result, as_json=args.json))
+    if args.app is None:
+        if args.path or args.expect is not None:
+            print("portfix check: --path and --expect need --app", file=sys.stderr)
+            return 2
+        result = check(timeout=args.timeout)
+        print(format_result(result, as_json=args.json))
+        return 0 if result["ok"] else 1
+    try:
+        result = check_app(args.app, paths=args.path or ["/"], expect=200 if args.expect is None else args.expect,
+                           timeout=args.timeout)
+    except ValueError as exc:
+        print("portfix check: %s" % exc, file=sys.stderr)
+        return 2
+    print(format_app_result(result, as_json=args.json))
     return 0 if result["ok"] else 1
 
 
@@ -37,7 +49,11 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command")
     status = commands.add_parser("status", help="print the defect table and what is patched here")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    check = commands.add_parser("check", help="serve a small app on port 0 in a child process and GET it")
+    check = commands.add_parser("check", help="serve an app on port 0 in a child process and GET it")
+    check.add_argument("--app", metavar="MODULE:APP", help="your app: MODULE:APP or MODULE:create_app() "
+                       "(default: a small built-in app)")
+    check.add_argument("--path", action="append", metavar="/PATH", help="a path to GET (repeatable; default /)")
+    check.add_argument("--expect", type=int, metavar="STATUS", help="the status every path must answer (default 200)")
     check.add_argument("--timeout", type=float, default=20.0, help="seconds (default 20)")
     check.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)

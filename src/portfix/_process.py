@@ -75,6 +75,7 @@ class Child(object):
             **kwargs
         )
         self.pid = self.process.pid
+        self.started = time.monotonic()  # for deadlines counted from the start
         self.lines = []
         self._queue = queue.Queue()
         self._reader = threading.Thread(target=self._read, name="portfix-child-reader")
