@@ -54,11 +54,12 @@ SOURCES = ("proc", "psutil", "lsof", "ss")
 DEFAULT_TIMEOUT = 0.2  # seconds; a failed bind must be reported promptly
 
 _LISTEN = "0A"  # TCP_LISTEN in include/net/tcp_states.h, as /proc/net/tcp prints it
+_LISTENING_SECTION = (_LISTEN, "03")  # and TCP_SYN_RECV, see _listening_rows
+_READ_SIZE = 65536  # bytes per read of /proc/net/tcp; the deadline is checked between reads
 _LOCALHOST = frozenset([socket.inet_aton("127.0.0.1"), b"\0" * 15 + b"\1"])
 _ANY4 = b"\0" * 4
 _ANY6 = b"\0" * 16
 _MAPPED_PREFIX = b"\0" * 10 + b"\xff\xff"  # ::ffff:a.b.c.d
-_FDS_PER_DEADLINE_CHECK = 256
 
 
 class _Unavailable(Exception):
@@ -219,27 +220,72 @@ def _remaining(deadline):
 # --- source 1: /proc ---------------------------------------------------------
 
 
-def _proc_listeners(proc, port, wanted):
+def _listening_rows(path, deadline):
+    """The rows of a /proc/net/tcp table up to the end of its listening section, split.
+
+    The kernel lists the listening hash before the established one
+    (``tcp_get_idx()`` in net/ipv4/tcp_ipv4.c, for tcp6 too), so the first
+    row in another state ends the listeners; kernels before 4.4 list
+    SYN_RECV requests (``03``) with their listener.  Stopping there matters:
+    a host that just served many short connections has tens of thousands
+    of TIME_WAIT rows (22,000 took 150-480 ms to read here).  The table is
+    read in chunks, the deadline checked between them.
+
+    Raises:
+        OSError: the table cannot be read.
+    """
+    rows = []
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        pending = ""
+        first = True
+        while True:
+            chunk = os.read(fd, _READ_SIZE).decode("ascii", "replace")
+            lines = (pending + chunk).split("\n")
+            pending = lines.pop() if chunk else ""
+            for line in lines:
+                fields = line.split()
+                if not fields:
+                    continue
+                if first:  # the header
+                    first = False
+                    continue
+                if len(fields) > 3 and fields[3] not in _LISTENING_SECTION:
+                    return rows
+                rows.append(fields)
+            if not chunk:
+                return rows
+            if time.monotonic() >= deadline:
+                _log.debug("portfix: holder lookup ran out of time reading %s", path)
+                return rows
+    finally:
+        os.close(fd)
+
+
+def _proc_listeners(proc, port, wanted, deadline):
     """Rows of /proc/net/tcp{,6} listening on *port*: (address text, uid, inode)."""
     suffix = ":%04X" % port
     listeners = []
     readable = False
     for table in ("tcp", "tcp6"):
         try:
-            with open(os.path.join(proc, "net", table)) as f:
-                lines = f.readlines()
+            rows = _listening_rows(os.path.join(proc, "net", table), deadline)
         except OSError as exc:
             _log.debug("portfix: cannot read %s: %s", table, exc)
             continue
         readable = True
-        for line in lines[1:]:  # the first line is the header
-            fields = line.split()
+        for fields in rows:
             # sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
             if len(fields) < 10 or fields[3] != _LISTEN or not fields[1].endswith(suffix):
                 continue
-            packed = _decode_packed(fields[1][: -len(suffix)], sys.byteorder)
+            try:
+                packed = _decode_packed(fields[1][: -len(suffix)], sys.byteorder)
+                uid = int(fields[7])
+            except ValueError:
+                _log.debug("portfix: skipped a malformed %s row: %r", table, fields)
+                continue
             if _conflicts(wanted, packed):
-                listeners.append((_address_text(packed), int(fields[7]), fields[9]))
+                listeners.append((_address_text(packed), uid, fields[9]))
     if not readable:
         raise _Unavailable("no %s/net/tcp" % proc)
     return listeners
@@ -250,27 +296,34 @@ def _pids_by_inode(proc, inodes, deadline):
 
     Processes whose fd directory cannot be read (another user's, without
     root) or that exit meanwhile are skipped; at the deadline, what was
-    found so far is returned.
+    found so far is returned.  Processes with fewer open files are read
+    first: listing an fd directory is cheap, a readlink per fd is what
+    costs, and a development server has a few fds where a browser or an
+    IDE has thousands.  Within the deadline, the most processes get read.
     """
     links = {"socket:[%s]" % inode: inode for inode in inodes if inode != "0"}
     found = {}
     if not links:
         return found
     try:
-        entries = sorted(int(entry) for entry in os.listdir(proc) if entry.isdigit())
+        entries = [entry for entry in os.listdir(proc) if entry.isdigit()]
     except OSError as exc:
         _log.debug("portfix: cannot list %s: %s", proc, exc)
         return found
-    checked = 0
-    for pid in entries:
-        fd_dir = os.path.join(proc, str(pid), "fd")
+    fd_lists = []  # (number of fds, pid, fd directory, fds)
+    for entry in entries:
+        if time.monotonic() >= deadline:
+            break
+        fd_dir = os.path.join(proc, entry, "fd")
         try:
             fds = os.listdir(fd_dir)
         except OSError:
             continue
+        fd_lists.append((len(fds), int(entry), fd_dir, fds))
+    fd_lists.sort()
+    for _, pid, fd_dir, fds in fd_lists:
         for fd in fds:
-            checked += 1
-            if checked % _FDS_PER_DEADLINE_CHECK == 0 and time.monotonic() >= deadline:
+            if time.monotonic() >= deadline:  # per fd: a clock read costs far less than a readlink
                 _log.debug("portfix: holder lookup ran out of time in the fd scan at pid %d", pid)
                 return found
             try:
@@ -280,14 +333,11 @@ def _pids_by_inode(proc, inodes, deadline):
             inode = links.get(link)
             if inode is not None and pid not in found.setdefault(inode, []):
                 found[inode].append(pid)
-        if time.monotonic() >= deadline:
-            _log.debug("portfix: holder lookup ran out of time in the fd scan after pid %d", pid)
-            break
     return found
 
 
 def _from_proc(port, wanted, proc, deadline):
-    listeners = _proc_listeners(proc, port, wanted)
+    listeners = _proc_listeners(proc, port, wanted, deadline)
     pids = _pids_by_inode(proc, [inode for _, _, inode in listeners], deadline)
     holders = []
     for address, uid, inode in listeners:
