@@ -12,30 +12,21 @@ import textwrap
 import time
 
 import pytest
+from _holding import (
+    LISTENING,
+    MARKER,
+    SRC,
+    START_TIMEOUT,
+    Holding,
+    fake_proc,
+    hold_script,
+    tcp_row,
+    to_hex,
+)
 
 from portfix import _holder
 from portfix._holder import Holder, decode_address, find_holders
 from portfix._process import Child
-
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
-MARKER = "portfix-test-holder"
-LISTENING = re.compile(r"LISTENING (\d+) PID (\d+)")
-START_TIMEOUT = 30.0  # seconds for a child to start listening, on a slow machine too
-
-# Listens on argv[1], port 0, prints the bound port and its pid, then waits
-# to be stopped by Child.stop().
-HOLD_SCRIPT = textwrap.dedent(
-    """
-    import os, signal, socket, sys
-    host = sys.argv[1]
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.bind((host, 0))
-    sock.listen(5)
-    sys.stdout.write("LISTENING %d PID %d\\n" % (sock.getsockname()[1], os.getpid()))
-    sys.stdout.flush()
-    signal.pause()
-    """
-)
 
 
 def ipv6_loopback():
@@ -55,28 +46,13 @@ needs_proc = pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="no 
 
 @pytest.fixture
 def hold(tmp_path):
-    """Start a holder on an address: ``with hold(host) as (child, port):``."""
-    script = tmp_path / "hold_port.py"
-    script.write_text(HOLD_SCRIPT)
+    """``with hold(host) as (child, port):``; ``hold.script`` is the holder's script."""
 
-    class _Hold(object):
-        def __init__(self, host):
-            self.child = Child([str(script), host, MARKER])
+    def start(host):
+        return Holding(tmp_path, host)
 
-        def __enter__(self):
-            try:
-                match = self.child.wait_for(LISTENING, START_TIMEOUT)
-            except BaseException:
-                self.child.stop()
-                raise
-            assert int(match.group(2)) == self.child.pid
-            return self.child, int(match.group(1))
-
-        def __exit__(self, *exc_info):
-            self.child.stop()
-
-    _Hold.script = str(script)
-    return _Hold
+    start.script = hold_script(tmp_path)
+    return start
 
 
 def pids_of(holders):
@@ -87,14 +63,14 @@ def pids_of(holders):
 
 # Rows read from this machine's /proc/net/tcp and tcp6 (x86_64, little-endian).
 REAL_ROWS = [
-    ("   1: 0100007F:BDE1 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 468883 1 "
-     "00000000078daeab 100 0 0 10 0", "127.0.0.1", 48609),
-    ("   0: 00000000000000000000000001000000:BA09 00000000000000000000000000000000:0000 0A 00000000:00000000 "
-     "00:00000000 00000000     0        0 468880 1 00000000b9011724 100 0 0 10 0", "::1", 47625),
-    ("   1: 0000000000000000FFFF00000100007F:D96F 00000000000000000000000000000000:0000 0A 00000000:00000000 "
-     "00:00000000 00000000     0        0 468881 1 0000000051cbc7d7 100 0 0 10 0", "::ffff:127.0.0.1", 55663),
-    ("   2: 00000000000000000000000000000000:83E1 00000000000000000000000000000000:0000 0A 00000000:00000000 "
-     "00:00000000 00000000     0        0 468882 1 000000001024c8d1 100 0 0 10 0", "::", 33761),
+    (("   1: 0100007F:BDE1 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 468883 1 "
+      "00000000078daeab 100 0 0 10 0"), "127.0.0.1", 48609),
+    (("   0: 00000000000000000000000001000000:BA09 00000000000000000000000000000000:0000 0A 00000000:00000000 "
+      "00:00000000 00000000     0        0 468880 1 00000000b9011724 100 0 0 10 0"), "::1", 47625),
+    (("   1: 0000000000000000FFFF00000100007F:D96F 00000000000000000000000000000000:0000 0A 00000000:00000000 "
+      "00:00000000 00000000     0        0 468881 1 0000000051cbc7d7 100 0 0 10 0"), "::ffff:127.0.0.1", 55663),
+    (("   2: 00000000000000000000000000000000:83E1 00000000000000000000000000000000:0000 0A 00000000:00000000 "
+      "00:00000000 00000000     0        0 468882 1 000000001024c8d1 100 0 0 10 0"), "::", 33761),
 ]
 
 
@@ -264,58 +240,16 @@ def test_a_socket_shared_by_two_processes_lists_both(tmp_path):
         """
     )
     with Child(["-c", code]) as child:
-        port = int(child.wait_for(LISTENING, START_TIMEOUT).group(1))
-        worker = int(child.wait_for(re.compile(r"WORKER (\d+)"), START_TIMEOUT).group(1))
+        # The two lines come in either order.
+        either = re.compile(r"LISTENING (\d+) PID \d+|WORKER (\d+)")
+        matches = [child.wait_for(either, START_TIMEOUT) for _ in range(2)]
+        (port,) = [int(m.group(1)) for m in matches if m.group(1)]
+        (worker,) = [int(m.group(2)) for m in matches if m.group(2)]
         holders = find_holders("127.0.0.1", port, timeout=5.0)
     assert sorted(pids_of(holders)) == sorted([child.pid, worker])
 
 
 # --- another user's holder ------------------------------------------------------
-
-TCP_HEADER = (
-    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-)
-TCP6_HEADER = (
-    "  sl  local_address                         remote_address                        st tx_queue rx_queue tr "
-    "tm->when retrnsmt   uid  timeout inode\n"
-)
-
-
-def tcp_row(slot, hex_address, port, uid, inode, state="0A"):
-    remote = "0" * len(hex_address)
-    return "%4d: %s:%04X %s:0000 %s 00000000:00000000 00:00000000 00000000 %5d        0 %d 1 0000000000000000 100 0 0 10 0\n" % (
-        slot, hex_address, port, remote, state, uid, inode,
-    )
-
-
-def to_hex(address):
-    """The inverse of decode_address, for this machine's byte order."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    packed = socket.inet_pton(family, address)
-    return "".join(
-        "%08X" % int.from_bytes(packed[i:i + 4], sys.byteorder) for i in range(0, len(packed), 4)
-    )
-
-
-def fake_proc(root, tcp_rows=(), tcp6_rows=(), processes=()):
-    """A /proc tree: net/tcp{,6}, and for each (pid, argv, fd links or None) a pid dir.
-
-    A None for the links leaves out the fd directory, as another user's is
-    unreadable without root.
-    """
-    (root / "net").mkdir(parents=True)
-    (root / "net" / "tcp").write_text(TCP_HEADER + "".join(tcp_rows))
-    (root / "net" / "tcp6").write_text(TCP6_HEADER + "".join(tcp6_rows))
-    for pid, argv, links in processes:
-        (root / str(pid)).mkdir()
-        (root / str(pid) / "cmdline").write_bytes(b"".join(os.fsencode(arg) + b"\0" for arg in argv))
-        if links is not None:
-            (root / str(pid) / "fd").mkdir()
-            for fd, target in enumerate(links):
-                os.symlink(target, str(root / str(pid) / "fd" / str(fd)))
-    (root / "self").mkdir()  # not a pid: skipped
-    return str(root)
-
 
 def test_other_users_holder_gives_uid_without_pid(tmp_path):
     proc = fake_proc(
@@ -392,9 +326,8 @@ def test_other_users_holder_for_real(hold):
         sys.stdout.write("HOLDERS " + json.dumps([list(h) for h in holders]) + "\\n")
         """
     )
-    with hold("0.0.0.0") as (child, port):
-        with Child(["-c", lookup, SRC, str(port)], python=unprivileged_python()) as looker:
-            result = json.loads(looker.wait_for(re.compile(r"HOLDERS (.*)"), START_TIMEOUT).group(1))
+    with hold("0.0.0.0") as (_, port), Child(["-c", lookup, SRC, str(port)], python=unprivileged_python()) as looker:
+        result = json.loads(looker.wait_for(re.compile(r"HOLDERS (.*)"), START_TIMEOUT).group(1))
     assert [Holder(*fields) for fields in result] == [Holder(None, None, 0, "0.0.0.0", port, "proc")]
 
 
