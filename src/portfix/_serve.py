@@ -11,20 +11,16 @@ import socketserver
 import threading
 
 from ._bind import listening_socket
-from ._errors import BindError, PortInUseError, is_address_in_use, port_in_use_error
+from ._errors import BindError, bind_error
 from ._ports import bound_port, validate_port
 
 POLL_INTERVAL = 0.05  # seconds: how soon the serving loop notices stop()
 
 
 def _bind_error(exc, host, port):
-    if isinstance(exc, BindError):
-        return exc
-    if is_address_in_use(exc):
-        return port_in_use_error(exc, host, port)
-    error = BindError(exc.errno, "cannot bind %s:%d: %s" % (host, port, exc.strerror or exc))
-    error.host, error.port = host, port
-    return error
+    # Werkzeug <= 0.10 binds itself; there the server patch may have raised
+    # PortInUseError already.
+    return exc if isinstance(exc, BindError) else bind_error(exc, host, port)
 
 
 def _url_host(address):

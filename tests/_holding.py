@@ -1,0 +1,106 @@
+"""Shared by the holder and error tests: a child that holds a port, a simulated /proc."""
+
+import os
+import re
+import socket
+import sys
+import textwrap
+
+from portfix._process import Child
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+MARKER = "portfix-test-holder"
+LISTENING = re.compile(r"LISTENING (\d+) PID (\d+)")
+START_TIMEOUT = 30.0  # seconds for a child to start listening, on a slow machine too
+
+# Listens on argv[1], port 0, prints the bound port and its pid, then waits
+# to be stopped by Child.stop().
+HOLD_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, socket, sys
+    host = sys.argv[1]
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.bind((host, 0))
+    sock.listen(5)
+    sys.stdout.write("LISTENING %d PID %d\\n" % (sock.getsockname()[1], os.getpid()))
+    sys.stdout.flush()
+    signal.pause()
+    """
+)
+
+
+def hold_script(directory):
+    """The path of HOLD_SCRIPT, written into *directory* (a pathlib.Path)."""
+    path = directory / "hold_port.py"
+    if not path.exists():
+        path.write_text(HOLD_SCRIPT)
+    return str(path)
+
+
+class Holding(object):
+    """``with Holding(directory, host) as (child, port):`` a child listening on *host*, port 0.
+
+    Its command line is ``sys.executable hold_script(directory) host MARKER``.
+    """
+
+    def __init__(self, directory, host):
+        self.script = hold_script(directory)
+        self.child = Child([self.script, host, MARKER])
+
+    def __enter__(self):
+        try:
+            match = self.child.wait_for(LISTENING, START_TIMEOUT)
+        except BaseException:
+            self.child.stop()
+            raise
+        assert int(match.group(2)) == self.child.pid
+        return self.child, int(match.group(1))
+
+    def __exit__(self, *exc_info):
+        self.child.stop()
+
+
+
+TCP_HEADER = (
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+)
+TCP6_HEADER = (
+    "  sl  local_address                         remote_address                        st tx_queue rx_queue tr "
+    "tm->when retrnsmt   uid  timeout inode\n"
+)
+
+
+def tcp_row(slot, hex_address, port, uid, inode, state="0A"):
+    remote = "0" * len(hex_address)
+    return "%4d: %s:%04X %s:0000 %s 00000000:00000000 00:00000000 00000000 %5d        0 %d 1 0000000000000000 100 0 0 10 0\n" % (
+        slot, hex_address, port, remote, state, uid, inode,
+    )
+
+
+def to_hex(address):
+    """The inverse of decode_address, for this machine's byte order."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    packed = socket.inet_pton(family, address)
+    return "".join(
+        "%08X" % int.from_bytes(packed[i:i + 4], sys.byteorder) for i in range(0, len(packed), 4)
+    )
+
+
+def fake_proc(root, tcp_rows=(), tcp6_rows=(), processes=()):
+    """A /proc tree: net/tcp{,6}, and for each (pid, argv, fd links or None) a pid dir.
+
+    A None for the links leaves out the fd directory, as another user's is
+    unreadable without root.
+    """
+    (root / "net").mkdir(parents=True)
+    (root / "net" / "tcp").write_text(TCP_HEADER + "".join(tcp_rows))
+    (root / "net" / "tcp6").write_text(TCP6_HEADER + "".join(tcp6_rows))
+    for pid, argv, links in processes:
+        (root / str(pid)).mkdir()
+        (root / str(pid) / "cmdline").write_bytes(b"".join(os.fsencode(arg) + b"\0" for arg in argv))
+        if links is not None:
+            (root / str(pid) / "fd").mkdir()
+            for fd, target in enumerate(links):
+                os.symlink(target, str(root / str(pid) / "fd" / str(fd)))
+    (root / "self").mkdir()  # not a pid: skipped
+    return str(root)
