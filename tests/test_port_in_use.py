@@ -1,0 +1,88 @@
+"""A busy port in app.run, run_simple and make_server: PortInUseError naming the
+holder on patched releases (Werkzeug < 2.1), upstream's behaviour elsewhere.
+
+The holder is another process of this user (tests/_holding.py), so the
+message must name its pid and command line.
+"""
+
+import errno
+
+import pytest
+
+from _holding import MARKER, Holding
+from _support import MODES, installed, patched, probe
+from portfix._gate import decide_features, read_versions
+from portfix._versions import matches
+
+FEATURES = dict((d.defect.id, d.applies) for d in decide_features(read_versions(), set()))
+
+ENTRIES = {
+    "app.run": """
+from flask import Flask
+app = Flask("busy")
+app.run(host="127.0.0.1", port=PORT)
+""",
+    "run_simple": """
+from werkzeug.serving import run_simple
+run_simple("127.0.0.1", PORT, lambda environ, start_response: [])
+""",
+    "make_server": """
+from werkzeug.serving import make_server
+make_server("127.0.0.1", PORT, lambda environ, start_response: [])
+""",
+    "run_simple with the reloader": """
+from werkzeug.serving import run_simple
+run_simple("127.0.0.1", PORT, lambda environ, start_response: [], use_reloader=True)
+""",
+}
+
+CATCH = """
+try:
+{body}
+except BaseException as exc:
+    report(type=type(exc).__name__, oserror=isinstance(exc, OSError), errno=getattr(exc, "errno", None),
+           code=getattr(exc, "code", None), message=str(exc), cause=type(exc.__cause__).__name__)
+else:
+    report(type=None)
+"""
+
+
+def _entries():
+    names = ["run_simple", "make_server"]
+    if installed("flask"):
+        names.insert(0, "app.run")
+    # Werkzeug 0.11-2.0: the reloader parent binds in run_simple itself.
+    if matches(installed("werkzeug"), ">=0.11,<2.1"):
+        names.append("run_simple with the reloader")
+    return names
+
+
+@pytest.mark.parametrize("entry", _entries())
+@pytest.mark.parametrize("disabled", MODES)
+def test_busy_port(tmp_path, entry, disabled):
+    with Holding(tmp_path, "127.0.0.1") as (holder, port):
+        body = "\n".join("    " + line for line in ENTRIES[entry].replace("PORT", str(port)).strip().splitlines())
+        result = probe(CATCH.format(body=body), disabled)
+    feature = "port-in-use-reloader" if "reloader" in entry else "port-in-use"
+    if not disabled and FEATURES[feature]:
+        assert result["type"] == "PortInUseError" and result["oserror"]
+        assert result["errno"] == errno.EADDRINUSE
+        assert result["cause"] == "OSError"  # raised from the original error
+        message = result["message"]
+        assert "127.0.0.1:%d" % port in message
+        assert "pid %d" % holder.pid in message and MARKER in message
+        assert "port=0" in message
+    elif matches(installed("werkzeug"), ">=2.1"):
+        # Upstream since 2.1: a printed hint and SystemExit(1) (werkzeug#2687).
+        assert (result["type"], result["code"]) == ("SystemExit", 1)
+    else:
+        assert result["type"] in ("OSError", "error") and result["errno"] == errno.EADDRINUSE
+        assert "pid" not in result["message"]
+
+
+def test_the_features_follow_the_table():
+    wz = installed("werkzeug")
+    assert FEATURES["port-in-use"] == matches(wz, ">=0.9,<2.1")
+    assert FEATURES["port-in-use-reloader"] == matches(wz, ">=0.11,<2.1")
+    # D11 etc. are decided by the same gate: the patched server is the one that diagnoses.
+    assert not FEATURES["port-in-use"] or patched("D9") or patched("D7") or patched("D5") or patched("D11")
