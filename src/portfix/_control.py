@@ -135,7 +135,13 @@ def apply(exclusive_bind=None):
         if exclusive_bind is not None:
             _state["exclusive_bind"] = bool(exclusive_bind)
         _state["features"] = decide_features(_versions(), _switches(_state["exclusive_bind"]))
-        for name, active in _active_by_target(decisions + _state["features"]).items():
+        by_target = _active_by_target(decisions + _state["features"])
+        # A target patched only for a feature that is now off goes back.
+        for name, problem in _registry.revert(set(_registry.applied_names()) - set(by_target)):
+            if problem:
+                _failures[name] = problem
+                log.warning("portfix: %s %s", name, problem)
+        for name, active in by_target.items():
             try:
                 if _registry.apply(TARGETS[name], active):
                     log.debug("portfix: patched %s for %s", name, ", ".join(sorted(active)))

@@ -112,8 +112,15 @@ class Registry(object):
             self._applied[target.name] = (owner, target.attribute, replacement, active)
             return True
 
-    def revert(self):
-        """Put every original back, most recent patch first.
+    def applied_names(self):
+        """The names of the targets patched now, in the order they were patched."""
+        return list(self._applied)
+
+    def revert(self, names=None):
+        """Put every original back (or those of *names*), most recent patch first.
+
+        Args:
+            names (iterable of str or None): the targets to revert; None for all.
 
         Returns:
             list of (str, str or None): each target name with None when it was
@@ -123,6 +130,8 @@ class Registry(object):
         results = []
         with self.lock:
             for name in reversed(list(self._applied)):
+                if names is not None and name not in names:
+                    continue
                 owner, attribute, replacement, _ = self._applied.pop(name)
                 if vars(owner).get(attribute) is replacement:
                     setattr(owner, attribute, self._originals[name])
