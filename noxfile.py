@@ -3,6 +3,7 @@
     nox                      # everything (what .ci/run runs)
     nox -s "cell(fl1.0.2-wz0.14.1)"
     nox -s install
+    nox -s bench             # benchmarks P1-P4 (benchmarks/README.md); never run by default
     nox -l                   # list the sessions
 
 Interpreters are found as python3.X on PATH; the pyenv versions folder, when
@@ -60,6 +61,16 @@ def _requirements(cell):
     return list(cell["pins"]) + list(MATRIX["companions"].get(cell.get("companions", ""), []))
 
 
+def _install_cell(session, spec, extra=()):
+    """Install a cell's pins, *extra* and portfix's wheel into the session's venv."""
+    if spec["python"] == "3.6":
+        # pip 18.1 (3.6's stock pip) picks releases that cannot run on 3.6.
+        session.install("pip==21.3.1")
+    # One resolve: portfix's unpinned werkzeug requirement never moves the pin.
+    session.install(*(_requirements(spec) + list(extra) + [_wheel()]))
+    session.run("python", "-m", "pip", "freeze", silent=False)
+
+
 @nox.session(venv_backend="venv")
 @nox.parametrize(
     "python,cell",
@@ -68,13 +79,7 @@ def _requirements(cell):
 )
 def cell(session, cell):
     """Run the test suite against one cell's real Flask/Werkzeug releases."""
-    spec = CELLS[cell]
-    if spec["python"] == "3.6":
-        # pip 18.1 (3.6's stock pip) picks releases that cannot run on 3.6.
-        session.install("pip==21.3.1")
-    # One resolve: portfix's unpinned werkzeug requirement never moves the pin.
-    session.install(*(_requirements(spec) + ["pytest", _wheel()]))
-    session.run("python", "-m", "pip", "freeze", silent=False)
+    _install_cell(session, CELLS[cell], ["pytest"])
     session.run("portfix", "status")
     session.run(
         "pytest", "tests", "--ignore=tests/packaging", "-p", "no:cacheprovider", *session.posargs,
@@ -93,3 +98,23 @@ def install(session):
         "pytest", "tests/packaging", "-p", "no:cacheprovider", *session.posargs,
         env={"PORTFIX_PYTHON36": python36},
     )
+
+
+# A patched cell (the most common legacy pin) and the newest fixed cell.
+BENCH_CELLS = ["fl1.0.2-wz0.14.1", "fl3.1-wz3.1-py3.13"]
+
+
+@nox.session(venv_backend="venv")
+@nox.parametrize(
+    "python,cell",
+    [(CELLS[name]["python"], name) for name in BENCH_CELLS],
+    ids=BENCH_CELLS,
+)
+def bench(session, cell):
+    """Benchmarks P1-P4 in one cell (not a default session: CI never runs it).
+
+    Arguments after ``--`` go to benchmarks/run.py: ``nox -s bench -- --quick --json``.
+    """
+    _install_cell(session, CELLS[cell])
+    session.run("portfix", "status")
+    session.run("python", "benchmarks/run.py", *session.posargs)
