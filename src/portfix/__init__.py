@@ -10,6 +10,7 @@ turns it off.  Applications import portfix; libraries don't.
 
 import logging
 
+from . import _control
 from ._control import PatchStatus, apply, disabled, original, revert, status
 from ._errors import BindError, PortInUseError
 from ._serve import Server, serve
@@ -24,6 +25,6 @@ logging.getLogger("portfix").addHandler(logging.NullHandler())
 
 if not disabled():
     try:
-        apply()
+        _control._apply()
     except Exception as exc:  # apply() already guards each patch; belt and braces
         logging.getLogger("portfix").warning("portfix: not applied: %r", exc)

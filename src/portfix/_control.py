@@ -1,10 +1,12 @@
 """apply(), revert() and status(): the gate's decisions carried out on the registry."""
 
 import collections
+import functools
 import logging
 import os
+import sys
 
-from . import _flask, _werkzeug
+from . import _flask, _hooks, _werkzeug
 from ._defects import DEFECTS, EXCLUSIVE_BIND_ENV, FEATURES, PORT_FILE_ENV
 from ._gate import decide, decide_features, read_versions
 from ._registry import Registry
@@ -19,6 +21,7 @@ TARGETS = dict((target.name, target) for target in _flask.TARGETS + _werkzeug.TA
 
 _registry = Registry()
 _failures = {}  # target name -> why it could not be patched
+_pending = {}  # target name -> active ids, for targets whose module is not imported yet
 _state = {"versions": None, "decisions": None, "features": None, "exclusive_bind": None}
 
 PatchStatus = collections.namedtuple(
@@ -123,15 +126,24 @@ def apply(exclusive_bind=None):
 
     Does nothing (and reports why) when ``PORTFIX_DISABLE`` is set.
     """
+    _apply(exclusive_bind)
+    return status()
+
+
+def _apply(exclusive_bind=None):
+    """apply() without the report: what ``import portfix`` runs.
+
+    status() imports the modules that patches wait for; this does not.
+    """
     if disabled():
-        return status()
+        return
     with _registry.lock:
         try:
             decisions = _decisions()
         except Exception as exc:  # the gate itself failed: leave everything alone
             log.warning("portfix: could not read the installed versions (%r); nothing patched", exc)
             _state["decisions"] = []
-            return status()
+            return
         if exclusive_bind is not None:
             _state["exclusive_bind"] = bool(exclusive_bind)
         _state["features"] = decide_features(_versions(), _switches(_state["exclusive_bind"]))
@@ -142,14 +154,33 @@ def apply(exclusive_bind=None):
                 _failures[name] = problem
                 log.warning("portfix: %s %s", name, problem)
         for name, active in by_target.items():
-            try:
-                if _registry.apply(TARGETS[name], active):
-                    log.debug("portfix: patched %s for %s", name, ", ".join(sorted(active)))
-                _failures.pop(name, None)
-            except Exception as exc:
-                _failures[name] = "not patched: %s" % (exc,)
-                log.warning("portfix: %s left unpatched: %s", name, exc)
-    return status()
+            module = TARGETS[name].module
+            if module in sys.modules:
+                _apply_one(name, active)
+            else:
+                # Patched when the module is imported (werkzeug.serving costs
+                # ~20 ms to import on Python 3.6; old Werkzeug imports it
+                # only when a server starts).
+                _pending[name] = active
+                _hooks.when_imported(module, functools.partial(_apply_pending, name))
+
+
+def _apply_one(name, active):
+    try:
+        if _registry.apply(TARGETS[name], active):
+            log.debug("portfix: patched %s for %s", name, ", ".join(sorted(active)))
+        _failures.pop(name, None)
+    except Exception as exc:
+        _failures[name] = "not patched: %s" % (exc,)
+        log.warning("portfix: %s left unpatched: %s", name, exc)
+
+
+def _apply_pending(name, module):
+    """Post-import hook: patch *name* now that its module is imported."""
+    with _registry.lock:
+        active = _pending.pop(name, None)
+        if active is not None:  # else reverted meanwhile
+            _apply_one(name, active)
 
 
 def revert():
@@ -160,6 +191,8 @@ def revert():
         after portfix patched it is left as it is, with a warning.
     """
     with _registry.lock:
+        _pending.clear()
+        _hooks.cancel_all()
         for name, problem in _registry.revert():
             if problem:
                 _failures[name] = problem
@@ -175,6 +208,7 @@ def status():
         feature (``FEATURES``), in table order.
     """
     off = disabled()
+    _hooks.import_waiting()  # an accurate answer: patch what waits for an import
     with _registry.lock:
         decisions = _state["decisions"]
         if decisions is None:
@@ -193,8 +227,11 @@ def status():
                 reason = "patched"
             elif decision.applies:
                 problems = [_failures[t] for t in defect.targets if t in _failures]
+                waiting = [TARGETS[t].module for t in defect.targets if t in _pending]
                 if problems:
                     reason = "; ".join(problems)
+                elif waiting:
+                    reason = "applies: patched once %s is imported" % ", ".join(waiting)
                 elif off:
                     reason = "applies, but %s is set: nothing patched" % DISABLE_ENV
                 else:
@@ -230,8 +267,12 @@ def feature_on(feature_id):
 def original(name):
     """Return the saved original of a patched target, or None.
 
+    A target waiting for its module to be imported is patched first.
+
     Args:
         name (str): a dotted target path from the defect table, e.g.
             ``"flask.Flask.run"``.
     """
+    if name in _pending:
+        _hooks.import_waiting()
     return _registry.original(name)

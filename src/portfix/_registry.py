@@ -6,6 +6,7 @@ process, so ``apply`` -> ``revert`` -> ``apply`` patches the same object and
 """
 
 import collections
+import sys
 import threading
 import types
 
@@ -54,7 +55,9 @@ class Registry(object):
         """Return ``(owner, current object)``; raises ImportError/AttributeError."""
         import importlib
 
-        owner = importlib.import_module(target.module)
+        # sys.modules first: importlib.import_module waits for the module
+        # lock of a module another thread is importing.
+        owner = sys.modules.get(target.module) or importlib.import_module(target.module)
         for part in filter(None, target.owner.split(".")):
             owner = getattr(owner, part)
         return owner, vars(owner).get(target.attribute)
