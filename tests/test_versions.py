@@ -54,3 +54,27 @@ def test_installed_version_is_the_distributions(distribution):
     else:
         expected = metadata_version(distribution)
     assert version == expected
+
+
+def test_the_dist_info_shortcut_agrees_with_importlib_metadata():
+    import importlib
+
+    import pytest
+
+    from portfix._versions import _dist_info_version
+
+    try:
+        from importlib import metadata
+    except ImportError:
+        metadata = pytest.importorskip("importlib_metadata")  # the 3.6 backport, when installed
+    checked = 0
+    for distribution in ("flask", "werkzeug"):
+        try:
+            module = importlib.import_module(distribution)
+        except ImportError:
+            continue
+        shortcut = _dist_info_version(distribution, module)
+        if shortcut is not None:
+            assert shortcut == metadata.version(distribution)
+            checked += 1
+    assert checked >= 1

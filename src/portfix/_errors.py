@@ -25,7 +25,12 @@ import logging
 import os
 import sys
 
-from ._holder import find_holders
+
+def _find_holders(host, port):
+    # Imported when a bind failed, not when portfix is: it is never needed otherwise.
+    from ._holder import find_holders
+
+    return find_holders(host, port)
 
 # How many processes the message lists, and how long a command line may get:
 # the message is read in a terminal, next to a traceback.
@@ -228,7 +233,7 @@ def port_in_use_message(host, port, holders, platform=None, winerror=None, euid=
     return "\n".join(lines)
 
 
-def port_in_use_error(exc, host, port, lookup=find_holders, platform=None):
+def port_in_use_error(exc, host, port, lookup=_find_holders, platform=None):
     """Build the ``PortInUseError`` for *exc*; the caller raises it ``from exc``.
 
     Args:
@@ -257,7 +262,7 @@ def port_in_use_error(exc, host, port, lookup=find_holders, platform=None):
     return PortInUseError(code, message, host, port, holders)
 
 
-def bind_error(exc, host, port, lookup=find_holders, platform=None):
+def bind_error(exc, host, port, lookup=_find_holders, platform=None):
     """The error ``portfix.serve()`` raises ``from exc`` when ``bind()`` failed.
 
     Args:

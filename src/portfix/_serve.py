@@ -7,7 +7,6 @@ the socket is bound in the constructor and the port is read from it.
 """
 
 import inspect
-import socketserver
 import threading
 
 from ._bind import listening_socket
@@ -89,6 +88,8 @@ class Server(object):
     def _serve(self):
         # socketserver's loop, not Werkzeug's serve_forever: only some
         # releases let the poll interval be set, and stop() waits for it.
+        import socketserver  # here: portfix's import stays cheap
+
         try:
             socketserver.BaseServer.serve_forever(self.server, POLL_INTERVAL)
         except Exception:  # the socket was closed under the loop by a failed stop
