@@ -310,15 +310,22 @@ def _gate_patches(distribution):
 
 
 # Makes the distribution's version unreadable: no __version__ in its
-# namespace and no metadata reader at all (importlib.metadata on 3.8+, the
-# importlib_metadata backport on 3.6/3.7).
+# namespace, and the metadata reader portfix uses (importlib.metadata on 3.8+,
+# the importlib_metadata backport on 3.6/3.7) knows no such distribution.
+# Only this one: the other distribution's version must still be read.
 NO_METADATA = """
-import importlib, {module}
+import {module}
 vars({module}).pop("__version__", None)
-sys.modules["importlib.metadata"] = None
-sys.modules["importlib_metadata"] = None
-if "metadata" in vars(importlib):
-    del importlib.metadata
+try:
+    from importlib import metadata as _metadata
+except ImportError:
+    import importlib_metadata as _metadata
+_real_version = _metadata.version
+def _version(name):
+    if name.lower() == "{module}":
+        raise _metadata.PackageNotFoundError(name)
+    return _real_version(name)
+_metadata.version = _version
 """
 
 UNPARSEABLE = """
@@ -339,7 +346,8 @@ def test_import_with_an_unknown_version_leaves_that_distribution_alone(distribut
     setup += how.format(module=distribution)
     result = _import_in(setup)
     assert result["raised"] is None
-    assert set(_of(distribution)) <= set(result["untouched"]), result
+    found = result["untouched"] + result["replaced"]
+    assert set(_of(distribution)) & set(found) <= set(result["untouched"]), result
     assert sorted(n for n in result["replaced"] if n.startswith(other + ".")) == _gate_patches(other), result
     assert len(result["warnings"]) == 1, result["warnings"]
     assert distribution in result["warnings"][0] and "version" in result["warnings"][0], result["warnings"]
