@@ -310,12 +310,14 @@ def _gate_patches(distribution):
 
 
 # Makes the distribution's version unreadable: no __version__ in its
-# namespace, and the metadata reader portfix uses (importlib.metadata on 3.8+,
+# namespace, no dist-info folder beside it, and the metadata reader portfix uses (importlib.metadata on 3.8+,
 # the importlib_metadata backport on 3.6/3.7) knows no such distribution.
 # Only this one: the other distribution's version must still be read.
 NO_METADATA = """
 import {module}
 vars({module}).pop("__version__", None)
+# No dist-info folder next to the package either (portfix reads its name first).
+{module}.__file__ = "/nonexistent/site-packages/{module}/__init__.py"
 try:
     from importlib import metadata as _metadata
 except ImportError:
@@ -353,14 +355,30 @@ def test_import_with_an_unknown_version_leaves_that_distribution_alone(distribut
     assert distribution in result["warnings"][0] and "version" in result["warnings"][0], result["warnings"]
 
 
-def test_import_without_flask_warns_once_and_patches_werkzeug_as_usual():
+def test_import_without_flask_patches_werkzeug_as_usual():
+    """Flask's import blocked: one warning where Flask is installed (its
+    metadata says so: a broken or blocked import), none where it is not
+    (a Werkzeug-only deployment has nothing to be warned about)."""
     result = _import_in('sys.modules["flask"] = None\nimport werkzeug.serving\n')
     assert result["raised"] is None
     assert result["flask_module"] == "None"  # portfix did not bring it back
     assert result["replaced"] == _gate_patches("werkzeug"), result
-    # Asked for by the issue; see the report: portfix says nothing today.
-    assert len(result["warnings"]) == 1, result["warnings"]
-    assert "flask" in result["warnings"][0].lower(), result["warnings"]
+    if installed("flask") and _has_metadata_reader():
+        assert len(result["warnings"]) == 1, result["warnings"]
+        assert "flask" in result["warnings"][0] and "does not import" in result["warnings"][0], result["warnings"]
+    else:
+        assert result["warnings"] == []
+
+
+def _has_metadata_reader():
+    try:
+        from importlib import metadata  # noqa: F401
+    except ImportError:
+        try:
+            import importlib_metadata  # noqa: F401
+        except ImportError:
+            return False
+    return True
 
 
 WRAPPED = """

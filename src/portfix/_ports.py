@@ -42,7 +42,12 @@ def validate_port(value):
         text = value.strip()
         if not text or not all("0" <= char <= "9" for char in text):
             raise ValueError("port must be a decimal number in 0-%d, got %r" % (MAX_PORT, value))
-        number = int(text)
+        try:
+            # int() itself, not int(text): str.strip() also drops characters
+            # that int() refuses ("0\x1f"), and Flask >= 2.0 calls int(port).
+            number = int(value)
+        except ValueError:
+            raise ValueError("port must be a decimal number in 0-%d, got %r" % (MAX_PORT, value)) from None
     else:
         try:
             number = operator.index(value)

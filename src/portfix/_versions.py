@@ -33,12 +33,13 @@ def installed_version(distribution, module_name):
         module_name (str): the module to import, e.g. ``"flask"``.
 
     Returns:
-        str or None: the version text, or None when the module is not
-        importable (the distribution is not installed).
+        str or None: the version text, or None when the module does not
+        import and no metadata says it is installed.
 
     Raises:
-        UnknownVersion: the module imports but no version can be found, or
-            importing it failed with something other than ImportError.
+        UnknownVersion: the module imports but no version can be found;
+            importing it failed with something other than ImportError; or
+            it does not import though its metadata says it is installed.
 
     The module's own ``__version__`` is read from its namespace when it is
     defined there (Flask and Werkzeug before 3.0); the distribution metadata
@@ -47,8 +48,12 @@ def installed_version(distribution, module_name):
     """
     try:
         module = importlib.import_module(module_name)
-    except ImportError:
-        return None
+    except ImportError as exc:
+        installed = _metadata_version(distribution)
+        if installed is None:
+            return None  # not installed: nothing to patch, nothing to say
+        # Installed but not importable (a blocked or broken import): say so.
+        raise UnknownVersion("%s %s is installed but does not import: %r" % (distribution, installed, exc)) from exc
     except Exception as exc:  # a broken install: report, do not crash
         raise UnknownVersion("importing %s failed: %r" % (module_name, exc)) from exc
     version = vars(module).get("__version__")
@@ -70,6 +75,21 @@ def installed_version(distribution, module_name):
         return metadata.version(distribution)
     except Exception as exc:
         raise UnknownVersion("no metadata for %s: %r" % (distribution, exc)) from exc
+
+
+def _metadata_version(distribution):
+    """The installed version from the distribution metadata, or None."""
+    try:
+        from importlib import metadata
+    except ImportError:
+        try:
+            import importlib_metadata as metadata
+        except ImportError:
+            return None
+    try:
+        return metadata.version(distribution)
+    except Exception:
+        return None
 
 
 def _dist_info_version(distribution, module):
