@@ -13,7 +13,6 @@ import time
 
 import pytest
 from _holding import (
-    LISTENING,
     MARKER,
     SRC,
     START_TIMEOUT,

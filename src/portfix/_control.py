@@ -9,6 +9,7 @@ import sys
 from . import _flask, _hooks, _werkzeug
 from ._defects import DEFECTS, EXCLUSIVE_BIND_ENV, FEATURES, PORT_FILE_ENV
 from ._gate import decide, decide_features, read_versions
+from ._record import Record
 from ._registry import Registry
 
 log = logging.getLogger("portfix")
@@ -24,26 +25,28 @@ _failures = {}  # target name -> why it could not be patched
 _pending = {}  # target name -> active ids, for targets whose module is not imported yet
 _state = {"versions": None, "decisions": None, "features": None, "exclusive_bind": None}
 
-PatchStatus = collections.namedtuple(
-    "PatchStatus",
-    "defect targets distribution installed affected fixed_in upstream summary applied reason",
-)
-PatchStatus.__doc__ = """One defect's or feature's state, as ``portfix.status()`` reports it.
+class PatchStatus(Record):
+    """One defect's or feature's state, as ``portfix.status()`` reports it.
 
-defect (str): the id in the defect table, e.g. ``"D1"``, or a feature's id,
-    e.g. ``"port-file"``.
-targets (tuple of str): dotted paths of the replaced objects.
-distribution (str): ``"flask"`` or ``"werkzeug"``.
-installed (str or None): the installed version; None when not installed or unreadable.
-affected (str): PEP 440 specifier of the affected releases (for a feature:
-    the releases it is installed on).
-fixed_in (str or None): first fixed upstream release; None if never fixed
-    (and for features).
-upstream (str): the upstream issue/PR/release.
-summary (str): one line on the defect.
-applied (bool): True when every target is patched by portfix right now.
-reason (str): why it is or is not applied.
-"""
+    defect (str): the id in the defect table, e.g. ``"D1"``, or a feature's id,
+        e.g. ``"port-file"``.
+    targets (tuple of str): dotted paths of the replaced objects.
+    distribution (str): ``"flask"`` or ``"werkzeug"``.
+    installed (str or None): the installed version; None when not installed or unreadable.
+    affected (str): PEP 440 specifier of the affected releases (for a feature:
+        the releases it is installed on).
+    fixed_in (str or None): first fixed upstream release; None if never fixed
+        (and for features).
+    upstream (str): the upstream issue/PR/release.
+    summary (str): one line on the defect.
+    applied (bool): True when every target is patched by portfix right now.
+    reason (str): why it is or is not applied.
+    """
+
+    __slots__ = (
+        "defect", "targets", "distribution", "installed", "affected", "fixed_in", "upstream", "summary",
+        "applied", "reason",
+    )
 
 
 def disabled():

@@ -8,21 +8,23 @@ Release ranges were measured on the real releases from PyPI and traced in the
 upstream history; see ``shared/defects.md`` in the project's planning notes.
 """
 
-import collections
+from ._record import Record
 
-# collections.namedtuple, not typing.NamedTuple: importing typing costs
-# milliseconds on Python 3.6, and portfix is imported by every process.
-Defect = collections.namedtuple("Defect", "id targets distribution affected upstream fixed_in summary")
-Defect.__doc__ = """One upstream defect.
 
-id (str): ``"D1"``...
-targets (tuple of str): dotted paths of the objects replaced to resolve it.
-distribution (str): whose installed version the specifier is matched against.
-affected (str): PEP 440 specifier of the affected releases (the truth, not the policy).
-upstream (str): the upstream issue/PR/release.
-fixed_in (str or None): first release without the defect; None when never fixed upstream.
-summary (str): one line on what goes wrong.
-"""
+class Defect(Record):
+    """One upstream defect.
+
+    id (str): ``"D1"``...
+    targets (tuple of str): dotted paths of the objects replaced to resolve it.
+    distribution (str): whose installed version the specifier is matched against.
+    affected (str): PEP 440 specifier of the affected releases (the truth, not the policy).
+    upstream (str): the upstream issue/PR/release.
+    fixed_in (str or None): first release without the defect; None when never fixed upstream.
+    summary (str): one line on what goes wrong.
+    """
+
+    __slots__ = ("id", "targets", "distribution", "affected", "upstream", "fixed_in", "summary")
+
 
 FLASK_RUN = "flask.Flask.run"
 SERVER_INIT = "werkzeug.serving.BaseWSGIServer.__init__"
@@ -104,7 +106,10 @@ MODULES = {"flask": "flask", "werkzeug": "werkzeug"}
 # `affected` is where the feature is installed and `enabled_by` names what
 # turns it on (None: always on, like a defect's patch; an environment variable
 # or an apply() argument otherwise).  The gate reads both tables.
-Feature = collections.namedtuple("Feature", "id targets distribution affected upstream enabled_by summary")
+class Feature(Record):
+    """One feature: id, targets, distribution, affected (where installed), upstream, enabled_by, summary."""
+
+    __slots__ = ("id", "targets", "distribution", "affected", "upstream", "enabled_by", "summary")
 
 PORT_FILE_ENV = "PORTFIX_PORT_FILE"
 EXCLUSIVE_BIND_ENV = "PORTFIX_EXCLUSIVE_BIND"

@@ -4,16 +4,18 @@
 is the only place that looks at the environment.
 """
 
-import collections
-
 from ._defects import DEFECTS, FEATURES, MODULES, NO_OP_FROM, SUPPORTED
+from ._record import Record
 from ._versions import UnknownVersion, installed_version, matches
 
 
 # defect: the Defect (or Feature) record decided on.
 # unknown: the distribution is installed but its version could not be read
 # or parsed (apply() logs one warning per such distribution).
-Decision = collections.namedtuple("Decision", "defect installed applies reason unknown")
+class Decision(Record):
+    """The gate's answer for one defect or feature (fields: see the comment above)."""
+
+    __slots__ = ("defect", "installed", "applies", "reason", "unknown")
 
 
 def read_versions():

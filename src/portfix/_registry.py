@@ -10,18 +10,23 @@ import sys
 import threading
 import types
 
-Target = collections.namedtuple("Target", "name module owner attribute qualname make")
-Target.__doc__ = """A patchable object.
+from ._record import Record
 
-name: dotted path used in the defect table (``"flask.Flask.run"``).
-module: module to import (``"flask.app"``).
-owner: attribute path inside the module, ``""`` for the module itself.
-attribute: the attribute replaced on the owner.
-qualname: the pristine function's ``__qualname__``.
-make: ``make(original, active)`` -> replacement; *active* is the frozenset of
-    defect ids that apply to this target.  A replacement may carry a
-    ``portfix_undo`` callable, run when it is reverted.
-"""
+
+class Target(Record):
+    """A patchable object.
+
+    name: dotted path used in the defect table (``"flask.Flask.run"``).
+    module: module to import (``"flask.app"``).
+    owner: attribute path inside the module, ``""`` for the module itself.
+    attribute: the attribute replaced on the owner.
+    qualname: the pristine function's ``__qualname__``.
+    make: ``make(original, active)`` -> replacement; *active* is the frozenset of
+        defect ids that apply to this target.  A replacement may carry a
+        ``portfix_undo`` callable, run when it is reverted.
+    """
+
+    __slots__ = ("name", "module", "owner", "attribute", "qualname", "make")
 
 
 class TargetChanged(Exception):
