@@ -120,21 +120,39 @@ def _dist_info_version(distribution, module):
     return found[0]
 
 
+_ASCII_DIGITS = frozenset("0123456789")
+# The few versions and specifiers the gate compares, each parsed once.
+_parsed = {}
+_parsed_specifiers = {}
+
+
 def _release(text):
     """Return ``(1, 0, 2)`` for a plain release ``"1.0.2"``, else None."""
+    try:
+        return _parsed[text]
+    except KeyError:
+        pass
     parts = text.split(".")
-    if not all(part and all("0" <= c <= "9" for c in part) for part in parts):
-        return None
-    return tuple(int(part) for part in parts)
+    if all(part and _ASCII_DIGITS.issuperset(part) for part in parts):
+        release = tuple(int(part) for part in parts)
+    else:
+        release = None
+    _parsed[text] = release
+    return release
 
 
 def _clauses(specifier):
     """Split ``">=1.0,<1.1.0"`` into ``[(">=", "1.0"), ("<", "1.1.0")]``."""
+    try:
+        return _parsed_specifiers[specifier]
+    except KeyError:
+        pass
     result = []
     for clause in specifier.split(","):
         clause = clause.strip()
         op = clause[:2] if clause[:2] in _OPERATORS else clause[:1]
         result.append((op, clause[len(op):].strip()))
+    _parsed_specifiers[specifier] = result
     return result
 
 
