@@ -79,7 +79,7 @@ def _install_cell(session, spec, extra=()):
 )
 def cell(session, cell):
     """Run the test suite against one cell's real Flask/Werkzeug releases."""
-    _install_cell(session, CELLS[cell], ["pytest"])
+    _install_cell(session, CELLS[cell], ["pytest", "hypothesis"] + CELLS[cell].get("extras", []))
     session.run("portfix", "status")
     session.run(
         "pytest", "tests", "--ignore=tests/packaging", "-p", "no:cacheprovider", *session.posargs,

@@ -19,6 +19,7 @@ import pytest
 
 from portfix._control import TARGETS
 from portfix._defects import DEFECTS
+from portfix._portfile import read_port_file
 from portfix._process import ChildTimeout
 
 from _support import BOUND, BOUND_SPY, http_get, installed, patched, probe, start
@@ -135,12 +136,16 @@ def _reload(child, script, count):
                 raise
 
 
-def test_twenty_reloads_keep_the_port(tmp_path):
+def test_twenty_reloads_keep_the_port_and_the_port_file(tmp_path):
     script = tmp_path / "app.py"
-    with start(_program(_reloader_options()), disabled=False, path=script) as child:
+    port_file = str(tmp_path / "port")
+    env = {"PORTFIX_PORT_FILE": port_file}
+    with start(_program(_reloader_options()), disabled=False, path=script, env=env) as child:
         port, pid = _next_worker(child, 40)
         assert port != 0
         assert http_get(port) == (200, "pid %d" % pid)
+        assert read_port_file(port_file) == port
+        inode = os.stat(port_file).st_ino
         seen = [pid]
         for count in range(1, RELOADS + 1):
             time.sleep(0.3)  # let the new worker's reloader take its first scan
@@ -148,8 +153,8 @@ def test_twenty_reloads_keep_the_port(tmp_path):
             assert new_pid not in seen, "reload %d: no new worker" % count
             assert new_port == port, "reload %d moved the server from %d to %d" % (count, port, new_port)
             assert http_get(port) == (200, "pid %d" % new_pid), "reload %d" % count
-            # PORT FILE CHECK GOES HERE (the lead adds it): after each reload
-            # the port file must still name `port`.
+            assert read_port_file(port_file) == port, "reload %d" % count
+            assert os.stat(port_file).st_ino == inode, "reload %d rewrote the port file" % count
             seen.append(new_pid)
     assert len(seen) == RELOADS + 1
 
