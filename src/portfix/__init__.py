@@ -21,6 +21,11 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
+# Tracebacks and reprs name the public path: portfix.PortInUseError.
+for _public in (BindError, PortInUseError, PatchStatus, Server):
+    _public.__module__ = __name__
+del _public
+
 logging.getLogger("portfix").addHandler(logging.NullHandler())
 
 if not disabled():
