@@ -39,7 +39,6 @@ _DEFECT_IDS = frozenset(d.id for d in DEFECTS)
 
 _local = threading.local()
 _werkzeug_log = logging.getLogger("werkzeug")
-_log = logging.getLogger("portfix")
 
 
 def _is_unix(host):
