@@ -47,8 +47,15 @@ CELLS = dict((cell["name"], cell) for cell in MATRIX["cell"])
 
 
 def _wheel():
-    """Build portfix's wheel once per nox run, with the interpreter running nox."""
+    """portfix's wheel, built with the interpreter running nox when missing or
+    older than a source file (so a later run never tests a stale build)."""
     found = glob.glob(os.path.join(DIST, "portfix-*.whl"))
+    sources = glob.glob(os.path.join(ROOT, "src", "portfix", "*")) + [os.path.join(ROOT, "setup.cfg")]
+    newest = max(os.path.getmtime(path) for path in sources)
+    if found and os.path.getmtime(found[0]) < newest:
+        for path in found:
+            os.remove(path)
+        found = []
     if not found:
         subprocess.check_call(
             [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", DIST, ROOT]

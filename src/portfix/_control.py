@@ -25,6 +25,7 @@ _failures = {}  # target name -> why it could not be patched
 _pending = {}  # target name -> active ids, for targets whose module is not imported yet
 _state = {"versions": None, "decisions": None, "features": None, "exclusive_bind": None}
 
+
 class PatchStatus(Record):
     """One defect's or feature's state, as ``portfix.status()`` reports it.
 
