@@ -130,21 +130,40 @@ def test_app_run_with_a_bad_path_fails_before_binding(tmp_path):
     assert not RUNNING_ON.search(output)
 
 
+def _poll(path, seen, done):
+    """Read *path* in a loop, as a harness waiting for the port would."""
+    while not done.is_set():
+        try:
+            with open(path) as f:
+                seen.append(f.read())
+        except (IOError, OSError):
+            pass
+
+
 @pytest.mark.parametrize("disabled", MODES)
 def test_written_once_the_socket_listens_by_the_binding_process(tmp_path, disabled):
     path = str(tmp_path / "port")
-    with start(SERVE_APP, disabled, env={"PORTFIX_PORT_FILE": path}) as child:
-        if disabled:  # nothing of portfix runs: no file, whatever the release
-            wait_running_on(child)
-            assert not os.path.exists(path)
-            return
-        match = child.wait_for(WROTE, 30)
-        port = int(match.group(1))
-        assert is_listening(port)  # written after listen(): connectable at once
-        assert read_port_file(path) == port
-        assert int(match.group(2)) == child.pid
-        announced = [m for m in map(RUNNING_ON.search, child.lines) if m]  # before or after the write
-        assert int(announced[0].group(3) if announced else wait_running_on(child)) == port
+    seen, done = [], threading.Event()
+    reader = threading.Thread(target=_poll, args=(path, seen, done))
+    reader.start()
+    try:
+        with start(SERVE_APP, disabled, env={"PORTFIX_PORT_FILE": path}) as child:
+            if disabled:  # nothing of portfix runs: no file, whatever the release
+                wait_running_on(child)
+                assert not os.path.exists(path)
+                return
+            match = child.wait_for(WROTE, 30)
+            port = int(match.group(1))
+            assert is_listening(port)  # written after listen(): connectable at once
+            assert read_port_file(path) == port
+            assert int(match.group(2)) == child.pid
+            announced = [m for m in map(RUNNING_ON.search, child.lines) if m]  # before or after the write
+            assert int(announced[0].group(3) if announced else wait_running_on(child)) == port
+    finally:
+        done.set()
+        reader.join(10)
+    # The reader polled from before the child started: never a partial file.
+    assert seen and all(WHOLE.match(text) for text in seen), set(seen)
 
 
 def test_with_the_reloader_the_file_is_written_once_and_stays_right(tmp_path):
