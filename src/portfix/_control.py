@@ -6,11 +6,12 @@ import logging
 import os
 import sys
 
-from . import _flask, _hooks, _werkzeug
+from . import _hooks
 from ._defects import DEFECTS, EXCLUSIVE_BIND_ENV, FEATURES, PORT_FILE_ENV
 from ._gate import decide, decide_features, read_versions
 from ._record import Record
 from ._registry import Registry
+from ._targets import TARGETS
 
 log = logging.getLogger("portfix")
 
@@ -18,7 +19,6 @@ DISABLE_ENV = "PORTFIX_DISABLE"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
-TARGETS = dict((target.name, target) for target in _flask.TARGETS + _werkzeug.TARGETS)
 
 _registry = Registry()
 _failures = {}  # target name -> why it could not be patched

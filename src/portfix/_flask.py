@@ -9,9 +9,7 @@ original ``Flask.run``.
 import functools
 import os
 
-from ._defects import FLASK_RUN
 from ._ports import resolve_port
-from ._registry import Target
 
 
 def make_run(original, active):
@@ -48,5 +46,3 @@ def make_run(original, active):
 
     return run
 
-
-TARGETS = (Target(FLASK_RUN, "flask.app", "Flask", "run", "Flask.run", make_run),)

@@ -17,6 +17,10 @@ class Record(object):
     __slots__ = ()
 
     def __init__(self, *args, **kwargs):
+        if not kwargs and len(args) == len(self.__slots__):  # the tables' common case
+            for name, value in zip(self.__slots__, args):
+                object.__setattr__(self, name, value)
+            return
         if len(args) > len(self.__slots__):
             raise TypeError("%s takes %d fields, got %d" % (type(self).__name__, len(self.__slots__), len(args)))
         values = dict(zip(self.__slots__, args))

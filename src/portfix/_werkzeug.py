@@ -25,11 +25,10 @@ import socket
 import threading
 
 from ._bind import use_exclusive_bind
-from ._defects import DEFECTS, RUN_SIMPLE, RUN_WITH_RELOADER, SERVER_INIT
+from ._defects import DEFECTS
 from ._errors import PortInUseError, is_address_in_use, port_in_use_error
 from ._portfile import port_file_path, write_port_file
 from ._ports import bound_port, validate_port
-from ._registry import Target
 
 # Set in the reloader parent on Werkzeug <= 0.10 (D10): the port every worker
 # binds, picked once.  Werkzeug >= 0.11 passes the socket itself instead.
@@ -269,9 +268,3 @@ def make_run_with_reloader(original, active):
 
     return run_with_reloader
 
-
-TARGETS = (
-    Target(SERVER_INIT, "werkzeug.serving", "BaseWSGIServer", "__init__", "BaseWSGIServer.__init__", make_server_init),
-    Target(RUN_SIMPLE, "werkzeug.serving", "", "run_simple", "run_simple", make_run_simple),
-    Target(RUN_WITH_RELOADER, "werkzeug._reloader", "", "run_with_reloader", "run_with_reloader", make_run_with_reloader),
-)
