@@ -6,7 +6,6 @@ import logging
 import os
 import sys
 
-from . import _hooks
 from ._defects import DEFECTS, EXCLUSIVE_BIND_ENV, FEATURES, PORT_FILE_ENV
 from ._gate import decide, decide_features, read_versions
 from ._record import Record
@@ -165,6 +164,8 @@ def _apply(exclusive_bind=None):
                 # Patched when the module is imported (werkzeug.serving costs
                 # ~20 ms to import on Python 3.6; old Werkzeug imports it
                 # only when a server starts).
+                from . import _hooks  # only when something waits: never on fixed releases
+
                 _pending[name] = active
                 _hooks.when_imported(module, functools.partial(_apply_pending, name))
 
@@ -195,8 +196,11 @@ def revert():
         after portfix patched it is left as it is, with a warning.
     """
     with _registry.lock:
-        _pending.clear()
-        _hooks.cancel_all()
+        if _pending:
+            from . import _hooks
+
+            _pending.clear()
+            _hooks.cancel_all()
         for name, problem in _registry.revert():
             if problem:
                 _failures[name] = problem
@@ -212,7 +216,10 @@ def status():
         feature (``FEATURES``), in table order.
     """
     off = disabled()
-    _hooks.import_waiting()  # an accurate answer: patch what waits for an import
+    if _pending:  # an accurate answer: patch what waits for an import
+        from . import _hooks
+
+        _hooks.import_waiting()
     with _registry.lock:
         decisions = _state["decisions"]
         if decisions is None:
@@ -278,5 +285,7 @@ def original(name):
             ``"flask.Flask.run"``.
     """
     if name in _pending:
+        from . import _hooks
+
         _hooks.import_waiting()
     return _registry.original(name)

@@ -8,7 +8,6 @@ starts, so the patch waits for that import instead.
 """
 
 import importlib
-import importlib.util
 import sys
 import threading
 
@@ -46,6 +45,8 @@ class _Finder(object):
     def find_spec(self, fullname, path=None, target=None):
         if fullname not in self._callbacks or getattr(self._finding, "name", None) == fullname:
             return None
+        import importlib.util  # here: not loaded yet at startup on Python >= 3.12
+
         self._finding.name = fullname  # the other finders find the real spec
         try:
             spec = importlib.util.find_spec(fullname)

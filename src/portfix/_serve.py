@@ -6,12 +6,9 @@ start the server on that number, which races under parallel workers.  Here
 the socket is bound in the constructor and the port is read from it.
 """
 
-import inspect
 import threading
 
-from ._bind import listening_socket
 from ._errors import BindError, bind_error
-from ._ports import bound_port, validate_port
 
 POLL_INTERVAL = 0.05  # seconds: how soon the serving loop notices stop()
 
@@ -42,6 +39,9 @@ class Server(object):
     """
 
     def __init__(self, app, host="127.0.0.1", port=0, threaded=True, **options):
+        # Imported here, as in _make_server: `import portfix` stays cheap.
+        from ._ports import bound_port, validate_port
+
         port = validate_port(port)
         if not isinstance(host, str) or not host or host.startswith("unix://"):
             raise ValueError("host must be an IP address or a host name, got %r" % (host,))
@@ -63,6 +63,9 @@ class Server(object):
 
     @staticmethod
     def _make_server(serving, app, host, port, threaded, options):
+        import inspect
+
+        from ._bind import listening_socket
         from ._control import feature_on
 
         if "fd" not in inspect.signature(serving.make_server).parameters:
