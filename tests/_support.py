@@ -11,12 +11,20 @@ import json
 import pytest
 
 from portfix._defects import DEFECTS
-from portfix._gate import decide, read_versions
+from portfix._gate import decide, decide_features, read_versions
 from portfix._process import RUNNING_ON, Child
 from portfix._versions import matches
 
 VERSIONS = read_versions()
 _DECISIONS = dict((d.defect.id, d) for d in decide(VERSIONS))
+# What `import portfix` applies here with no switch set: the defects, and the
+# features that are always on (port-in-use...).
+GATE = decide(VERSIONS) + decide_features(VERSIONS, set())
+
+
+def gate_patches():
+    """The target names the gate patches on this cell (no switch set), sorted."""
+    return sorted(set(name for d in GATE if d.applies for name in d.defect.targets))
 _BY_ID = dict((d.id, d) for d in DEFECTS)
 
 # Every reproduction test runs both ways: the defect must show with portfix

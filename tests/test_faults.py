@@ -18,11 +18,10 @@ import textwrap
 import pytest
 
 from portfix._control import TARGETS
-from portfix._defects import DEFECTS
 from portfix._portfile import read_port_file
 from portfix._process import ChildTimeout
 
-from _support import BOUND, BOUND_SPY, http_get, installed, patched, probe, start
+from _support import BOUND, BOUND_SPY, gate_patches, http_get, installed, probe, start
 
 RUN_FLASK = """
 import flask
@@ -64,8 +63,8 @@ def _refused(port, host="127.0.0.1"):
 
 
 def _targets_the_gate_patches():
-    """Sorted names of the targets portfix patches on this cell."""
-    return sorted(set(name for defect in DEFECTS if patched(defect.id) for name in defect.targets))
+    """Sorted names of the targets portfix patches on this cell (defects and always-on features)."""
+    return gate_patches()
 
 
 # ---------------------------------------------------------------- shutdown

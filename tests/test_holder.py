@@ -206,7 +206,11 @@ def timed_lookups(host, port, runs=5):
 
 def check_timed_lookups(found, times, pid, label):
     print("\nfind_holders, %s: %s ms" % (label, ", ".join("%.1f" % (t * 1000) for t in times)))
-    assert max(times) < _holder.DEFAULT_TIMEOUT + SCHEDULING_MARGIN
+    # The median, not the max: on a loaded 2-core runner one run can be
+    # descheduled for longer than the deadline (CI saw 499 ms once, with the
+    # other four at 31-37 ms).  That the deadline itself stops a slow scan is
+    # tested deterministically by test_deadline_honoured_when_the_scan_is_slow.
+    assert sorted(times)[len(times) // 2] < _holder.DEFAULT_TIMEOUT
     # Every run returns in time; on a loaded machine one may run out of time
     # before it reaches the holder's pid, and then reports the listener with
     # pid None.  None may report another pid.
