@@ -25,7 +25,7 @@ import socket
 import threading
 
 from ._bind import use_exclusive_bind
-from ._defects import DEFECTS
+from ._defects import FEATURES
 from ._errors import PortInUseError, is_address_in_use, port_in_use_error
 from ._portfile import port_file_path, write_port_file
 from ._ports import bound_port, validate_port
@@ -34,7 +34,11 @@ from ._ports import bound_port, validate_port
 # binds, picked once.  Werkzeug >= 0.11 passes the socket itself instead.
 RELOADER_PORT_ENV = "PORTFIX_RELOADER_PORT"
 
-_DEFECT_IDS = frozenset(d.id for d in DEFECTS)
+# A patch installed for a defect or an always-on feature (Werkzeug < 2.1, the
+# patched line) validates ports, so that run_simple, make_server and the server
+# classes accept the same values there.  One installed only for an opt-in
+# feature (the port file, the exclusive bind: fixed releases too) does not.
+_OPT_IN = frozenset(f.id for f in FEATURES if f.enabled_by is not None)
 
 _local = threading.local()
 _werkzeug_log = logging.getLogger("werkzeug")
@@ -156,7 +160,7 @@ def make_server_init(original, active):
     socket listens; ``"exclusive-bind"`` binds with SO_EXCLUSIVEADDRUSE
     (Windows).
     """
-    fix_port = bool(active & _DEFECT_IDS)
+    fix_port = bool(active - _OPT_IN)
     diagnose = "port-in-use" in active
     port_file = "port-file" in active
     exclusive = "exclusive-bind" in active
@@ -198,7 +202,7 @@ def make_run_simple(original, active):
     bind 4464 on Werkzeug >= 0.14).
     """
     signature = inspect.signature(original)
-    fix_port = bool(active & _DEFECT_IDS)
+    fix_port = bool(active - _OPT_IN)
     defer_line = "D5" in active
     keep_port = "D10" in active
     diagnose = "port-in-use-reloader" in active
