@@ -321,7 +321,11 @@ NO_METADATA = """
 import {module}
 vars({module}).pop("__version__", None)
 # No dist-info folder next to the package either (portfix reads its name first).
-{module}.__file__ = "/nonexistent/site-packages/{module}/__init__.py"
+import os
+_listdir = os.listdir
+def _without_dist_info(path="."):
+    return [e for e in _listdir(path) if not (e.lower().startswith("{module}-") and e.endswith(".dist-info"))]
+os.listdir = _without_dist_info
 try:
     from importlib import metadata as _metadata
 except ImportError:

@@ -101,10 +101,18 @@ def _dist_info_version(distribution, module):
     define ``__version__``.  The folder name is what pip wrote (PEP 376/627),
     found with one ``listdir`` of the folder the package was imported from.
     """
-    path = getattr(module, "__file__", None)
-    if not path:
+    # vars(), not getattr(): Werkzeug 0.15-0.16's lazy module would create
+    # __file__ on access, a side effect in someone else's namespace; its
+    # __path__ is there (and no __version__, so this is how it is read
+    # without importlib_metadata on Python 3.6).
+    namespace = vars(module)
+    package = list(namespace.get("__path__") or [])
+    if package and isinstance(package[0], str):
+        site = os.path.dirname(os.path.abspath(package[0]))
+    elif isinstance(namespace.get("__file__"), str):
+        site = os.path.dirname(os.path.dirname(os.path.abspath(namespace["__file__"])))
+    else:
         return None
-    site = os.path.dirname(os.path.dirname(os.path.abspath(path)))
     prefix = distribution.lower() + "-"
     try:
         found = [
