@@ -179,3 +179,41 @@ def held_ephemeral_port(host="127.0.0.1"):
     sock.bind((host, 0))
     sock.listen(1)
     return sock
+
+
+# A child serving its pid on an ephemeral loopback port: app.run where Flask
+# is installed, run_simple where it is not.  {options} is appended to the
+# call's arguments (", use_reloader=True"...).
+RUN_FLASK = """
+import flask
+app = flask.Flask("served")
+app.add_url_rule("/", "index", lambda: "pid %d" % os.getpid())
+app.run(host="127.0.0.1", port=0{options})
+"""
+
+RUN_WERKZEUG = """
+def app(environ, start_response):
+    body = ("pid %d" % os.getpid()).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+import werkzeug.serving
+werkzeug.serving.run_simple("127.0.0.1", 0, app{options})
+"""
+
+
+def serve_pid_program(options=""):
+    """The child program above for this cell, with *options* (a str) added."""
+    template = RUN_FLASK if installed("flask") else RUN_WERKZEUG
+    return template.format(options=options)
+
+
+def ipv6_loopback():
+    """True when this machine can bind ::1."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False

@@ -9,27 +9,10 @@ import pytest
 
 from portfix._process import RUNNING_ON
 
-from _support import BOUND_SPY, MODES, busy_port, http_get, installed, is_listening, shows_defect, start, wait_running_on, worker_server
-
-RUN_FLASK = """
-import flask
-app = flask.Flask("e2e")
-app.add_url_rule("/", "index", lambda: "pid %d" % os.getpid())
-app.run(host="127.0.0.1", port=0{options})
-"""
-
-RUN_WERKZEUG = """
-def app(environ, start_response):
-    body = ("pid %d" % os.getpid()).encode()
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-    return [body]
-import werkzeug.serving
-werkzeug.serving.run_simple("127.0.0.1", 0, app{options})
-"""
+from _support import BOUND_SPY, MODES, busy_port, http_get, serve_pid_program, is_listening, shows_defect, start, wait_running_on, worker_server
 
 def _program(options=""):
-    template = RUN_FLASK if installed("flask") else RUN_WERKZEUG
-    return template.format(options=options)
+    return serve_pid_program(options)
 
 
 def test_port_zero_end_to_end_while_5000_is_busy():

@@ -21,23 +21,8 @@ from portfix._control import TARGETS
 from portfix._portfile import read_port_file
 from portfix._process import ChildTimeout
 
-from _support import BOUND, BOUND_SPY, gate_patches, http_get, installed, probe, start
+from _support import BOUND, BOUND_SPY, gate_patches, http_get, installed, probe, serve_pid_program, start
 
-RUN_FLASK = """
-import flask
-app = flask.Flask("faults")
-app.add_url_rule("/", "index", lambda: "pid %d" % os.getpid())
-app.run(host="127.0.0.1", port=0{options})
-"""
-
-RUN_WERKZEUG = """
-def app(environ, start_response):
-    body = ("pid %d" % os.getpid()).encode()
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-    return [body]
-import werkzeug.serving
-werkzeug.serving.run_simple("127.0.0.1", 0, app{options})
-"""
 
 # The test runner may itself run with SIGINT ignored (a background job), and
 # a child inherits that; restore what an interactive Ctrl+C would meet.
@@ -49,8 +34,7 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def _program(options=""):
     """app.run(host="127.0.0.1", port=0) -- run_simple in a cell without Flask."""
-    template = RUN_FLASK if installed("flask") else RUN_WERKZEUG
-    return SIGINT_AS_USUAL + BOUND_SPY + template.format(options=options)
+    return SIGINT_AS_USUAL + BOUND_SPY + serve_pid_program(options)
 
 
 def _refused(port, host="127.0.0.1"):

@@ -23,20 +23,10 @@ from _holding import (
     to_hex,
 )
 
+from _support import ipv6_loopback
 from portfix import _holder
 from portfix._holder import Holder, decode_address, find_holders
 from portfix._process import Child
-
-
-def ipv6_loopback():
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6) as sock:
-            sock.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 needs_ipv6 = pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")

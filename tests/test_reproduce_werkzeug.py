@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from _support import BOUND_SPY, MODES, affected, gate_patches, http_get, patched, probe, shows_defect, start
+from _support import BOUND_SPY, MODES, affected, gate_patches, ipv6_loopback, http_get, patched, probe, shows_defect, start
 
 WSGI = """
 def app(environ, start_response):
@@ -57,7 +57,7 @@ CONSTRUCTIONS = [
 @pytest.mark.parametrize("disabled", MODES)
 def test_d7_d8_server_port_attributes(disabled, construction):
     host = "::1" if "::1" in construction else "127.0.0.1"
-    if host == "::1" and not _ipv6_loopback():
+    if host == "::1" and not ipv6_loopback():
         pytest.skip("no IPv6 loopback on this machine")
     result = probe(PORT_ATTRIBUTES.replace("CONSTRUCTION", construction), disabled)
     real = result["real"]
@@ -69,20 +69,6 @@ def test_d7_d8_server_port_attributes(disabled, construction):
         assert result["port"] == 0
     else:
         assert result["port"] == real
-
-
-def _ipv6_loopback():
-    import socket
-
-    if not socket.has_ipv6:
-        return False
-    try:
-        sock = socket.socket(socket.AF_INET6)
-        sock.bind(("::1", 0))
-        sock.close()
-        return True
-    except OSError:
-        return False
 
 
 FD_PATH = WSGI + """

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 import portfix
-from _support import http_get, is_listening, probe
+from _support import http_get, ipv6_loopback, is_listening, probe
 
 WSGI_APP = """
 def app(environ, start_response):
@@ -23,15 +23,6 @@ def app(environ, start_response):
 namespace = {}
 exec(WSGI_APP, namespace)
 app = namespace["app"]
-
-
-def _ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 def test_serve_reports_the_bound_port_and_serves():
@@ -60,7 +51,7 @@ def test_stop_frees_the_port_and_is_idempotent():
         again.listen(1)
 
 
-@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this machine")
 def test_serve_on_ipv6_loopback():
     with portfix.serve(app, host="::1") as server:
         assert server.server_address[:2] == ("::1", server.port)
