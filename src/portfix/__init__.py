@@ -6,6 +6,11 @@ classes and ``run_simple`` so that ``app.run(port=0)`` binds an ephemeral port
 chosen by the OS and reports the bound port everywhere.  On fixed releases
 (Flask >= 2.0, Werkzeug >= 2.1) it replaces nothing.  ``PORTFIX_DISABLE=1``
 turns it off.  Applications import portfix; libraries don't.
+
+Also, on every release: ``serve(app)`` runs a server bound before it returns
+(``.port``, ``.url``); ``PORTFIX_PORT_FILE`` makes the binding process write
+its port to a file; a busy port raises ``PortInUseError`` naming the holder
+(Werkzeug < 2.1, and ``serve()``).  See the README.
 """
 
 import logging
