@@ -90,10 +90,13 @@ def test_a_timeout_fails_and_the_child_is_stopped(tmp_path):
     assert gone(report["child_pid"])
 
 
-def test_disabled_portfix_writes_no_port_file_and_the_check_says_so():
+def test_with_portfix_disabled_the_check_fails_at_once_and_says_why():
+    # The app's portfix would write no port file (and on Flask 1.0.x port=0
+    # would become 5000): no child is started.
     result = check("--app", MODULE + ":app", "--timeout", "3", "--json", env={"PORTFIX_DISABLE": "1"})
     assert result.returncode == 1
-    assert "PORTFIX_DISABLE" in json.loads(result.stdout)["error"]
+    report = json.loads(result.stdout)
+    assert "PORTFIX_DISABLE" in report["error"] and "child_pid" not in report
 
 
 @pytest.mark.parametrize("args, message", [

@@ -185,7 +185,8 @@ def check_app(spec, paths=("/",), expect=200, timeout=20.0):
 
     Returns:
         dict: ``ok`` (bool), ``app``, ``port`` (int or None), ``error``
-        (str or None: crash, timeout), ``child_pid``, and ``paths``: one
+        (str or None: crash, timeout, PORTFIX_DISABLE set), ``child_pid``
+        (absent when no child was started), and ``paths``: one
         dict per path with ``path``, ``status`` (int or None),
         ``latency_ms`` (float or None), ``ok``, ``error``.
 
@@ -197,6 +198,11 @@ def check_app(spec, paths=("/",), expect=200, timeout=20.0):
         if not path.startswith("/"):
             raise ValueError("--path must start with '/', got %r" % (path,))
     result = {"ok": False, "app": spec, "port": None, "error": None, "paths": [], "expect": expect}
+    from ._control import disabled
+
+    if disabled():  # the child would write no port file: say so now, start nothing
+        result["error"] = "PORTFIX_DISABLE is set: the app's portfix writes no port file to learn the port from"
+        return result
     folder = tempfile.mkdtemp(prefix="portfix-check-")
     port_file = os.path.join(folder, "port")
     env = {PORT_FILE_ENV: port_file, "FLASK_RUN_FROM_CLI": None, "PYTHONPATH": _pythonpath()}
