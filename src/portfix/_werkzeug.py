@@ -153,7 +153,8 @@ def make_server_init(original, active):
     """Build the replacement for ``BaseWSGIServer.__init__``.
 
     The replacement takes the original's arguments (``host``, ``port``, ...).
-    With a defect active it raises TypeError/ValueError naming a bad port
+    Wherever it is patched for more than an opt-in feature (Werkzeug < 2.1)
+    it raises TypeError/ValueError naming a bad port
     before the socket binds (not for ``unix://`` hosts, whose port is
     ignored) and reports the bound port.  ``"port-in-use"`` turns EADDRINUSE
     into ``PortInUseError``; ``"port-file"`` writes the port file once the
@@ -189,7 +190,11 @@ def make_server_init(original, active):
             self.server_address = self.socket.getsockname()
             _emit_deferred_startup_line(bound)
         if path is not None and not _inherited_socket():
-            write_port_file(path, bound)
+            try:
+                write_port_file(path, bound)
+            except BaseException:
+                self.server_close()  # the caller gets no server: free the port
+                raise
 
     return __init__
 
