@@ -164,7 +164,7 @@ def _wait_port_file(child, path, deadline):
             raise ChildTimeout("the app exited with code %s before it listened:\n%s"
                                % (child.process.returncode, _tail(child)))
         if time.monotonic() > deadline:
-            raise ChildTimeout("no port file after %.0f s (is PORTFIX_DISABLE set?):\n%s"
+            raise ChildTimeout("no port file after %.0f s:\n%s"
                                % (deadline - child.started, _tail(child)))
         time.sleep(0.05)
 

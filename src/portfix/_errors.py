@@ -278,3 +278,14 @@ def bind_error(exc, host, port, lookup=_find_holders, platform=None):
         return port_in_use_error(exc, host, port, lookup, platform)
     reason = getattr(exc, "strerror", None) or str(exc)
     return BindError(getattr(exc, "errno", None), "cannot bind %s: %s" % (_endpoint(host, port), reason), host, port)
+
+
+def diagnosed(exc, host, port):
+    """The ``PortInUseError`` a patch raises ``from exc``, or None to re-raise *exc*.
+
+    None when *exc* is not an address-in-use error, or is a
+    ``PortInUseError`` already (an inner patch diagnosed it).
+    """
+    if isinstance(exc, PortInUseError) or not is_address_in_use(exc):
+        return None
+    return port_in_use_error(exc, host, port)

@@ -133,6 +133,11 @@ def bound_port(sock):
     try:
         if sock.family not in _INET_FAMILIES:
             return None
-        return sock.getsockname()[1]
-    except (AttributeError, OSError, IndexError, TypeError):
+        address = sock.getsockname()
+    except (AttributeError, OSError):
         return None
+    # An (ip, port[, flowinfo, scope_id]) tuple; anything else (an AF_UNIX
+    # path read through a socket object made for another family) has no port.
+    if isinstance(address, tuple) and len(address) >= 2 and isinstance(address[1], int):
+        return address[1]
+    return None

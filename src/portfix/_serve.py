@@ -13,12 +13,6 @@ from ._errors import BindError, bind_error
 POLL_INTERVAL = 0.05  # seconds: how soon the serving loop notices stop()
 
 
-def _bind_error(exc, host, port):
-    # Werkzeug <= 0.10 binds itself; there the server patch may have raised
-    # PortInUseError already.
-    return exc if isinstance(exc, BindError) else bind_error(exc, host, port)
-
-
 def _url_host(address):
     host = address[0]
     return "[%s]" % host if ":" in host else host
@@ -73,15 +67,17 @@ class Server(object):
             # OSError itself there (the SystemExit came with 2.1).
             try:
                 return serving.make_server(host, port, app, threaded=threaded, **options)
+            except BindError:  # the server patch diagnosed it already
+                raise
             except OSError as exc:
-                raise _bind_error(exc, host, port) from exc
+                raise bind_error(exc, host, port) from exc
         # Bind here, so a failure is an OSError with its errno even on
         # Werkzeug >= 2.1, which prints a hint and raises SystemExit(1)
         # instead (pallets/werkzeug#2687, #2866); then hand the socket over.
         try:
             sock = listening_socket(host, port, exclusive=feature_on("exclusive-bind"))
         except OSError as exc:
-            raise _bind_error(exc, host, port) from exc
+            raise bind_error(exc, host, port) from exc
         try:
             # make_server(fd=...) duplicates the descriptor (socket.fromfd).
             return serving.make_server(host, sock.getsockname()[1], app, threaded=threaded, fd=sock.fileno(), **options)

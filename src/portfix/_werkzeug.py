@@ -26,7 +26,7 @@ import threading
 
 from ._bind import use_exclusive_bind
 from ._defects import FEATURES
-from ._errors import PortInUseError, is_address_in_use, port_in_use_error
+from ._errors import diagnosed
 from ._portfile import port_file_path, write_port_file
 from ._ports import bound_port, validate_port
 
@@ -68,16 +68,12 @@ def _fd_port(fd):
     except (OSError, ValueError):
         return None
     try:
-        # getsockname() decodes by the address's own family, so AF_INET6
-        # sockets read right through an AF_INET object; AF_UNIX gives a str.
-        address = sock.getsockname()
-    except OSError:
-        return None
+        # getsockname() decodes by the address's own family, so an AF_INET6
+        # socket reads right through this AF_INET object (bound_port checks
+        # the address, and an AF_UNIX one gives None).
+        return bound_port(sock)
     finally:
         sock.close()
-    if isinstance(address, tuple) and len(address) >= 2 and isinstance(address[1], int):
-        return address[1]
-    return None
 
 
 class _DeferStartupLine(logging.Filter):
@@ -176,8 +172,9 @@ def make_server_init(original, active):
         try:
             original(self, host, port, *args, **kwargs)
         except OSError as exc:
-            if diagnose and is_address_in_use(exc) and not isinstance(exc, PortInUseError):
-                raise port_in_use_error(exc, host, port) from exc
+            error = diagnosed(exc, host, port) if diagnose else None
+            if error is not None:
+                raise error from exc
             raise
         bound = bound_port(self.socket)
         if bound is None:
@@ -235,8 +232,9 @@ def make_run_simple(original, active):
             return original(*call.args, **call.kwargs)
         except OSError as exc:
             # From 0.11 the reloader parent binds in run_simple itself.
-            if diagnose and is_address_in_use(exc) and not isinstance(exc, PortInUseError):
-                raise port_in_use_error(exc, hostname, port) from exc
+            error = diagnosed(exc, hostname, port) if diagnose else None
+            if error is not None:
+                raise error from exc
             raise
         finally:
             _local.defer_startup_line = False
