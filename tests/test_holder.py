@@ -1,5 +1,6 @@
 """find_holders: who listens on a port, with real sockets on loopback and a simulated /proc."""
 
+import collections
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+import types
 
 import pytest
 from _holding import (
@@ -528,6 +530,18 @@ def test_other_sources_find_the_holder(hold, tmp_path, source, available):
     assert MARKER in holder.cmdline and hold.script in holder.cmdline
     assert holder.uid in (os.geteuid(), None)
     assert holder.port == port
+
+
+def test_psutil_repeating_a_connection_gives_one_holder(monkeypatch):
+    # psutil reads /proc/net/tcp as we do, so the kernel may hand it a row twice.
+    conn = collections.namedtuple("sconn", "fd family type laddr raddr status pid")(
+        3, socket.AF_INET, socket.SOCK_STREAM, ("127.0.0.1", 5000), (), "LISTEN", 77)
+    process = types.SimpleNamespace(cmdline=lambda: ["app"], uids=lambda: types.SimpleNamespace(real=1000))
+    fake = types.SimpleNamespace(CONN_LISTEN="LISTEN", net_connections=lambda kind: [conn, conn],
+                                 Process=lambda pid: process)
+    monkeypatch.setitem(sys.modules, "psutil", fake)
+    holders = find_holders("127.0.0.1", 5000, sources=["psutil"])
+    assert holders == [Holder(77, "app", 1000, "127.0.0.1", 5000, "psutil")]
 
 
 def test_without_proc_the_next_source_answers(hold, tmp_path):

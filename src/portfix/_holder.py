@@ -382,7 +382,9 @@ def _from_psutil(port, wanted, proc, deadline):
                 uid = process.uids().real  # no uids() on Windows
             except Exception as exc:
                 _log.debug("portfix: psutil on pid %s: %r", conn.pid, exc)
-        holders.append(Holder(conn.pid, cmdline, uid, conn.laddr[0], port, "psutil"))
+        holder = Holder(conn.pid, cmdline, uid, conn.laddr[0], port, "psutil")
+        if holder not in holders:  # psutil reads /proc/net/tcp too, which may repeat a row
+            holders.append(holder)
     return holders
 
 
