@@ -190,6 +190,23 @@ def test_same_user_holder(hold, listen_on, ask_for, found):
 SCHEDULING_MARGIN = 0.1
 
 
+def within(bound, call, attempts=3):
+    """Run *call* until a run returns within *bound* seconds, *attempts* runs at most.
+
+    Returns (the last run's result, the seconds of each run).  A loaded
+    2-core runner may deschedule one run past any bound; a lookup that
+    does not stop at its deadline overruns on every run.
+    """
+    times = []
+    for _ in range(attempts):
+        start = time.monotonic()
+        result = call()
+        times.append(time.monotonic() - start)
+        if times[-1] < bound:
+            break
+    return result, times
+
+
 def timed_lookups(host, port, runs=5):
     """Run find_holders with its default timeout *runs* times: (pids found per run, seconds per run)."""
     found, times = [], []
@@ -206,7 +223,8 @@ def check_timed_lookups(found, times, pid, label):
     # The median, not the max: on a loaded 2-core runner one run can be
     # descheduled for longer than the deadline (CI saw 499 ms once, with the
     # other four at 31-37 ms).  That the deadline itself stops a slow scan is
-    # tested deterministically by test_deadline_honoured_when_the_scan_is_slow.
+    # tested by test_deadline_honoured_when_the_scan_is_slow, on the count of
+    # readlinks done.
     assert sorted(times)[len(times) // 2] < _holder.DEFAULT_TIMEOUT
     # Every run returns in time; on a loaded machine one may run out of time
     # before it reaches the holder's pid, and then reports the listener with
@@ -457,12 +475,15 @@ def test_deadline_honoured_when_the_scan_is_slow(tmp_path, monkeypatch):
         time.sleep(0.005)  # a slow /proc: 1,040 fds would take over 5 s
         return real_readlink(path)
 
+    def lookup():
+        del calls[:]
+        return find_holders("127.0.0.1", 5000, timeout=0.1, proc=proc)
+
     monkeypatch.setattr(_holder.os, "readlink", slow_readlink)
-    start = time.monotonic()
-    holders = find_holders("127.0.0.1", 5000, timeout=0.1, proc=proc)
-    elapsed = time.monotonic() - start
-    print("\nfind_holders, slow scan, timeout 0.1 s: %.1f ms, %d of 1,040 readlinks" % (elapsed * 1000, len(calls)))
-    assert elapsed < 0.1 + SCHEDULING_MARGIN
+    holders, times = within(0.1 + SCHEDULING_MARGIN, lookup)
+    print("\nfind_holders, slow scan, timeout 0.1 s: %s ms, %d of 1,040 readlinks in the last" % (
+        ", ".join("%.1f" % (t * 1000) for t in times), len(calls)))
+    assert times[-1] < 0.1 + SCHEDULING_MARGIN
     assert 0 < len(calls) < 1000  # the scan started and did not finish
     # The listener was read from net/tcp before the scan: it is reported
     # with its uid, its pid not found in time.
@@ -475,18 +496,15 @@ def test_deadline_honoured_when_the_scan_is_slow(tmp_path, monkeypatch):
 @needs_proc
 def test_tiny_timeout_with_a_thousand_sockets(hold, thousand_sockets):
     with hold("127.0.0.1") as (child, port):
-        start = time.monotonic()
-        holders = find_holders("127.0.0.1", port, timeout=0.001)
-        elapsed = time.monotonic() - start
-    print("\nfind_holders, 1,000 sockets open, timeout 1 ms: %.1f ms" % (elapsed * 1000))
-    assert elapsed < 0.001 + SCHEDULING_MARGIN
+        holders, times = within(0.001 + SCHEDULING_MARGIN, lambda: find_holders("127.0.0.1", port, timeout=0.001))
+    print("\nfind_holders, 1,000 sockets open, timeout 1 ms: %s ms" % ", ".join("%.1f" % (t * 1000) for t in times))
+    assert times[-1] < 0.001 + SCHEDULING_MARGIN
     assert all(holder.pid in (None, child.pid) and holder.port == port for holder in holders), holders
 
 
 def test_zero_timeout_returns_at_once():
-    start = time.monotonic()
-    assert find_holders("127.0.0.1", 5000, timeout=0) == []
-    assert time.monotonic() - start < 0.05
+    holders, times = within(0.05, lambda: find_holders("127.0.0.1", 5000, timeout=0))
+    assert holders == [] and times[-1] < 0.05, times
 
 
 def test_a_command_is_killed_at_the_deadline():
