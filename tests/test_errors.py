@@ -103,11 +103,14 @@ def test_same_user_holder_is_named(tmp_path, listen_on, ask_for):
                 original = exc
             else:
                 pytest.fail("bound a port that another process holds")
-        with pytest.raises(PortInUseError) as info:
-            try:
-                raise original
-            except OSError as exc:
-                raise port_in_use_error(exc, ask_for, port) from exc
+        for _ in range(3):  # the lookup has 0.2 s, which a loaded runner may take from us
+            with pytest.raises(PortInUseError) as info:
+                try:
+                    raise original
+                except OSError as exc:
+                    raise port_in_use_error(exc, ask_for, port) from exc
+            if [holder.pid for holder in info.value.holders] == [child.pid]:
+                break
     error = info.value
     message = str(error)
     print("\n" + message)
