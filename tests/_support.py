@@ -173,6 +173,25 @@ def busy_port(port=5000, host="127.0.0.1"):
         sock.close()
 
 
+@contextlib.contextmanager
+def port_for_app_run(disabled, host="127.0.0.1"):
+    """The port a child's app.run should be given for a port of its own: 0.
+
+    Where Flask turns 0 into 5000 (D1 shown: Flask 1.0-1.0.4 with portfix
+    off), 5000 may be held by the other CI lane, so a reserved port instead:
+    bound with SO_REUSEADDR and never listening, it is handed to no one's
+    bind(port 0) while the block runs, and a server that sets SO_REUSEADDR
+    too (Werkzeug's servers do) can still bind and listen on it.
+    """
+    if not shows_defect("D1", disabled):
+        yield 0
+        return
+    with contextlib.closing(socket.socket()) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, 0))
+        yield sock.getsockname()[1]
+
+
 def held_ephemeral_port(host="127.0.0.1"):
     """A listening socket on an OS-chosen port: a port known to be busy."""
     sock = socket.socket()
@@ -181,14 +200,14 @@ def held_ephemeral_port(host="127.0.0.1"):
     return sock
 
 
-# A child serving its pid on an ephemeral loopback port: app.run where Flask
-# is installed, run_simple where it is not.  {options} is appended to the
-# call's arguments (", use_reloader=True"...).
+# A child serving its pid on a loopback port ({port}, 0 for an ephemeral
+# one): app.run where Flask is installed, run_simple where it is not.
+# {options} is appended to the call's arguments (", use_reloader=True"...).
 RUN_FLASK = """
 import flask
 app = flask.Flask("served")
 app.add_url_rule("/", "index", lambda: "pid %d" % os.getpid())
-app.run(host="127.0.0.1", port=0{options})
+app.run(host="127.0.0.1", port={port}{options})
 """
 
 RUN_WERKZEUG = """
@@ -197,14 +216,14 @@ def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
 import werkzeug.serving
-werkzeug.serving.run_simple("127.0.0.1", 0, app{options})
+werkzeug.serving.run_simple("127.0.0.1", {port}, app{options})
 """
 
 
-def serve_pid_program(options=""):
-    """The child program above for this cell, with *options* (a str) added."""
+def serve_pid_program(options="", port=0):
+    """The child program above for this cell, on *port* (int), with *options* (a str) added."""
     template = RUN_FLASK if installed("flask") else RUN_WERKZEUG
-    return template.format(options=options)
+    return template.format(options=options, port=port)
 
 
 def ipv6_loopback():

@@ -9,10 +9,10 @@ import pytest
 
 from portfix._process import RUNNING_ON
 
-from _support import BOUND_SPY, MODES, busy_port, http_get, serve_pid_program, is_listening, shows_defect, start, wait_running_on, worker_server
+from _support import BOUND_SPY, MODES, busy_port, http_get, port_for_app_run, serve_pid_program, is_listening, shows_defect, start, wait_running_on, worker_server
 
-def _program(options=""):
-    return serve_pid_program(options)
+def _program(options="", port=0):
+    return serve_pid_program(options, port)
 
 
 def test_port_zero_end_to_end_while_5000_is_busy():
@@ -30,7 +30,7 @@ def test_reloader_announces_once_and_keeps_the_port(disabled, tmp_path):
     trigger = tmp_path / "trigger.txt"
     trigger.write_text(u"0")
     options = ", use_reloader=True, extra_files=[%r], reloader_interval=0.2" % str(trigger)
-    with start(BOUND_SPY + _program(options), disabled, path=tmp_path / "app.py") as child:
+    with port_for_app_run(disabled) as port, start(BOUND_SPY + _program(options, port), disabled, path=tmp_path / "app.py") as child:
         first_port, first_pid = worker_server(child)
         assert http_get(first_port)[1] == "pid %d" % first_pid
         time.sleep(0.5)  # let the reloader record the trigger's mtime

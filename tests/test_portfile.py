@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from _support import BOUND_SPY, MODES, http_get, installed, is_listening, probe, start, wait_running_on, worker_server
+from _support import BOUND_SPY, MODES, http_get, installed, is_listening, port_for_app_run, probe, start, wait_running_on, worker_server
 from portfix._portfile import port_file_path, read_port_file, write_port_file
 from portfix._process import RUNNING_ON
 
@@ -35,11 +35,11 @@ except ImportError:
     def app(environ, start_response):
         start_response("200 OK", [("Content-Length", "2")])
         return [b"ok"]
-    run_simple("127.0.0.1", 0, app, use_reloader=use_reloader, reloader_interval=0.2, extra_files=extra_files)
+    run_simple("127.0.0.1", int(os.environ.get("TEST_PORT", "0")), app, use_reloader=use_reloader, reloader_interval=0.2, extra_files=extra_files)
 else:
     app = Flask("portfile")
     app.add_url_rule("/", "index", lambda: "ok")
-    app.run(host="127.0.0.1", port=0, use_reloader=use_reloader, reloader_interval=0.2, extra_files=extra_files)
+    app.run(host="127.0.0.1", port=int(os.environ.get("TEST_PORT", "0")), use_reloader=use_reloader, reloader_interval=0.2, extra_files=extra_files)
 """
 WROTE = re.compile(r"WROTE (\d+) PID (\d+) (True|False)")
 
@@ -147,7 +147,9 @@ def test_written_once_the_socket_listens_by_the_binding_process(tmp_path, disabl
     reader = threading.Thread(target=_poll, args=(path, seen, done))
     reader.start()
     try:
-        with start(SERVE_APP, disabled, env={"PORTFIX_PORT_FILE": path}) as child:
+        with port_for_app_run(disabled) as port, start(
+            SERVE_APP, disabled, env={"PORTFIX_PORT_FILE": path, "TEST_PORT": str(port)}
+        ) as child:
             if disabled:  # nothing of portfix runs: no file, whatever the release
                 wait_running_on(child)
                 assert not os.path.exists(path)
