@@ -190,6 +190,11 @@ def test_same_user_holder(hold, listen_on, ask_for, found):
 SCHEDULING_MARGIN = 0.1
 
 
+def ms(times):
+    """Seconds as a printable list of milliseconds."""
+    return ", ".join("%.1f" % (t * 1000) for t in times)
+
+
 def within(bound, call, attempts=3):
     """Run *call* until a run returns within *bound* seconds, *attempts* runs at most.
 
@@ -493,8 +498,7 @@ def test_deadline_honoured_when_the_scan_is_slow(tmp_path, monkeypatch):
 
     monkeypatch.setattr(_holder.os, "readlink", slow_readlink)
     holders, times = within(0.1 + SCHEDULING_MARGIN, lookup)
-    print("\nfind_holders, slow scan, timeout 0.1 s: %s ms, %d of 1,040 readlinks in the last" % (
-        ", ".join("%.1f" % (t * 1000) for t in times), len(calls)))
+    print("\nfind_holders, slow scan, timeout 0.1 s: %s ms, %d of 1,040 readlinks in the last" % (ms(times), len(calls)))
     assert times[-1] < 0.1 + SCHEDULING_MARGIN
     assert 0 < len(calls) < 1000  # the scan started and did not finish
     # The listener was read from net/tcp before the scan: it is reported
@@ -509,7 +513,7 @@ def test_deadline_honoured_when_the_scan_is_slow(tmp_path, monkeypatch):
 def test_tiny_timeout_with_a_thousand_sockets(hold, thousand_sockets):
     with hold("127.0.0.1") as (child, port):
         holders, times = within(0.001 + SCHEDULING_MARGIN, lambda: find_holders("127.0.0.1", port, timeout=0.001))
-    print("\nfind_holders, 1,000 sockets open, timeout 1 ms: %s ms" % ", ".join("%.1f" % (t * 1000) for t in times))
+    print("\nfind_holders, 1,000 sockets open, timeout 1 ms: %s ms" % ms(times))
     assert times[-1] < 0.001 + SCHEDULING_MARGIN
     assert all(holder.pid in (None, child.pid) and holder.port == port for holder in holders), holders
 
@@ -624,6 +628,13 @@ def test_ss_output(monkeypatch, tmp_path, line, expected):
     monkeypatch.setattr(_holder, "_run", lambda argv, deadline: header + line + "\n")
     holders = _holder._from_ss(5000, None, str(tmp_path), time.monotonic() + 1)
     assert [(h.pid, h.cmdline, h.uid, h.address) for h in holders] == expected
+
+
+def test_lsof_listing_a_socket_per_fd_gives_one_holder(monkeypatch, tmp_path):
+    output = "p100\ncPython\nu501\nf3\nn127.0.0.1:5000\nf4\nn127.0.0.1:5000\n"  # after dup(), or in a forked child
+    monkeypatch.setattr(_holder, "_run", lambda argv, deadline: output if argv[0] == "lsof" else "")
+    holders = find_holders("127.0.0.1", 5000, proc=str(tmp_path), sources=["lsof"])
+    assert holders == [Holder(100, "Python", 501, "127.0.0.1", 5000, "lsof")]
 
 
 def test_lsof_output(monkeypatch, tmp_path):

@@ -84,8 +84,9 @@ def find_holders(host, port, timeout=DEFAULT_TIMEOUT, proc="/proc", sources=SOUR
             ``SOURCES``.
 
     Returns:
-        list of Holder: one per listening socket and process; empty when
-        nothing was found or nothing could be asked.  A listener counts
+        list of Holder: one per process and address listened on, in the
+        order the source gave them; empty when nothing was found or nothing
+        could be asked.  A listener counts
         when it has the same port and the same address, or either side is
         a wildcard (``0.0.0.0``, ``::``).  An IPv6 ``::`` listener counts
         for IPv4 hosts too: it is dual stack unless IPV6_V6ONLY is set,
@@ -105,7 +106,7 @@ def find_holders(host, port, timeout=DEFAULT_TIMEOUT, proc="/proc", sources=SOUR
                 _log.debug("portfix: holder lookup ran out of time before %s", name)
                 break
             try:
-                return _SOURCE_FUNCTIONS[name](port, wanted, proc, deadline)
+                return _unique(_SOURCE_FUNCTIONS[name](port, wanted, proc, deadline))
             except _Unavailable as exc:
                 _log.debug("portfix: holder lookup: %s unavailable: %s", name, exc)
             except Exception:
@@ -113,6 +114,20 @@ def find_holders(host, port, timeout=DEFAULT_TIMEOUT, proc="/proc", sources=SOUR
     except Exception:
         _log.debug("portfix: holder lookup failed", exc_info=True)
     return []
+
+
+def _unique(holders):
+    """*holders* without repeats, in order.
+
+    Every source can list one holder twice: the kernel may hand a
+    /proc/net/tcp row out twice (see _listening_rows), and psutil and lsof
+    read it too; lsof also lists a socket once per file descriptor.
+    """
+    kept = []
+    for holder in holders:
+        if holder not in kept:
+            kept.append(holder)
+    return kept
 
 
 def decode_address(hex_text, byteorder=sys.byteorder):
@@ -382,9 +397,7 @@ def _from_psutil(port, wanted, proc, deadline):
                 uid = process.uids().real  # no uids() on Windows
             except Exception as exc:
                 _log.debug("portfix: psutil on pid %s: %r", conn.pid, exc)
-        holder = Holder(conn.pid, cmdline, uid, conn.laddr[0], port, "psutil")
-        if holder not in holders:  # psutil reads /proc/net/tcp too, which may repeat a row
-            holders.append(holder)
+        holders.append(Holder(conn.pid, cmdline, uid, conn.laddr[0], port, "psutil"))
     return holders
 
 
@@ -494,13 +507,10 @@ def _from_ss(port, wanted, proc, deadline):
 def _with_cmdlines(found, port, proc, deadline, source):
     pids = sorted({pid for pid, _, _, _ in found if pid is not None})
     cmdlines = _ps_cmdlines(pids, proc, deadline) if pids else {}
-    holders = []
-    for pid, command, uid, address in found:
-        cmdline = cmdlines.get(pid, command) if pid is not None else None
-        holder = Holder(pid, cmdline, uid, address, port, source)
-        if holder not in holders:  # lsof lists a socket shared by two fds twice
-            holders.append(holder)
-    return holders
+    return [
+        Holder(pid, cmdlines.get(pid, command) if pid is not None else None, uid, address, port, source)
+        for pid, command, uid, address in found
+    ]
 
 
 _SOURCE_FUNCTIONS = {"proc": _from_proc, "psutil": _from_psutil, "lsof": _from_lsof, "ss": _from_ss}
