@@ -8,8 +8,9 @@ chosen by the OS and reports the bound port everywhere.  On fixed releases
 turns it off.  Applications import portfix; libraries don't.
 
 Also, on every release: ``serve(app)`` runs a server bound before it returns
-(``.port``, ``.url``); ``PORTFIX_PORT_FILE`` makes the binding process write
-its port to a file; a busy port raises ``PortInUseError`` naming the holder
+(``.port``, ``.url``); ``PORTFIX_PORT_FILE`` makes the process's first dev
+server write its port to a file while it listens (``PortFileError`` for a
+path that cannot be used); a busy port raises ``PortInUseError`` naming the holder
 (Werkzeug < 2.1, and ``serve()``).  See the README.
 """
 
@@ -17,17 +18,17 @@ import logging
 
 from . import _control
 from ._control import PatchStatus, apply, disabled, original, revert, status
-from ._errors import BindError, PortInUseError
+from ._errors import BindError, PortFileError, PortInUseError
 from ._serve import Server, serve
 
 __all__ = [
-    "BindError", "PatchStatus", "PortInUseError", "Server",
+    "BindError", "PatchStatus", "PortFileError", "PortInUseError", "Server",
     "apply", "original", "revert", "serve", "status", "__version__",
 ]
 __version__ = "0.1.0"
 
 # Tracebacks and reprs name the public path: portfix.PortInUseError.
-for _public in (BindError, PortInUseError, PatchStatus, Server):
+for _public in (BindError, PortFileError, PortInUseError, PatchStatus, Server):
     _public.__module__ = __name__
 del _public
 

@@ -90,6 +90,12 @@ def _switches(exclusive_bind):
     on = set()
     if os.environ.get(PORT_FILE_ENV, "").strip():
         on.add(PORT_FILE_ENV)
+        from . import _portfile  # only when the port file is asked for
+
+        try:
+            _portfile.configured_path()  # made absolute now, before any os.chdir
+        except ValueError:
+            pass  # raised again by the server that claims it, before it binds
     if exclusive_bind is None:
         exclusive_bind = os.environ.get(EXCLUSIVE_BIND_ENV, "").strip().lower() in _TRUE
     if exclusive_bind:

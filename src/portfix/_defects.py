@@ -127,15 +127,16 @@ FEATURES = (
         "the same error when the reloader parent's bind fails",
     ),
     Feature(
-        "port-file", (SERVER_INIT,), "werkzeug", ">=0.9",
+        "port-file", (SERVER_INIT, RUN_SIMPLE), "werkzeug", ">=0.9",
         "no release tells other processes the bound port (uvicorn#761, pallets/flask#4205)",
         PORT_FILE_ENV,
-        "the process that binds the listening socket writes the bound port to $PORTFIX_PORT_FILE",
+        "the process's first dev server claims $PORTFIX_PORT_FILE before it binds, writes the "
+        "bound port there once listening, and removes it when it closes",
     ),
     Feature(
         "port-file-reloader", (RUN_WITH_RELOADER,), "werkzeug", ">=0.11,<2.1",
         "from 0.11 to 2.0 the reloader parent binds in run_simple and builds no server", PORT_FILE_ENV,
-        "the reloader parent writes the port file once, for the socket it passes to its workers",
+        "the reloader parent publishes the port file once, for the socket it passes to its workers",
     ),
     Feature(
         "exclusive-bind", (SERVER_INIT,), "werkzeug", ">=0.9",

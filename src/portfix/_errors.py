@@ -93,6 +93,30 @@ class PortInUseError(BindError):
         return (type(self), (self.errno, self.message, self.host, self.port, self.holders))
 
 
+class PortFileError(ValueError):
+    """``PORTFIX_PORT_FILE`` cannot be used; raised before the server binds.
+
+    A ``ValueError``: the setting, not the server, is at fault.  Nothing at
+    the path was changed.
+
+    Args:
+        path (str): the port file's absolute path (as ``PORTFIX_PORT_FILE``
+            was read).
+        problem (str): what is wrong there, e.g. ``"a FIFO is there"``.
+
+    Attributes:
+        path (str), problem (str): as given.
+    """
+
+    def __init__(self, path, problem):
+        super().__init__("PORTFIX_PORT_FILE=%r: %s" % (path, problem))
+        self.path = path
+        self.problem = problem
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.problem))
+
+
 def _platform_eaddrinuse(platform):
     for prefix, code in _EADDRINUSE:
         if platform.startswith(prefix):

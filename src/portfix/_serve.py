@@ -46,7 +46,12 @@ class Server(object):
         self.host = host
         self._lock = threading.Lock()
         self._stopped = False
-        self.server = self._make_server(serving, app, host, port, threaded, options)
+        from ._portfile import exempt
+
+        # A serve() handle never claims the port file: it reports its port
+        # in-process, and must not fail because of the file.
+        with exempt():
+            self.server = self._make_server(serving, app, host, port, threaded, options)
         self.server_address = self.server.socket.getsockname()
         self.port = bound_port(self.server.socket)
         scheme = "https" if options.get("ssl_context") is not None else "http"

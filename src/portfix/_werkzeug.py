@@ -27,7 +27,6 @@ import threading
 from ._bind import use_exclusive_bind
 from ._defects import FEATURES
 from ._errors import diagnosed
-from ._portfile import port_file_path, write_port_file
 from ._ports import bound_port, validate_port
 
 # Set in the reloader parent on Werkzeug <= 0.10 (D10): the port every worker
@@ -153,22 +152,16 @@ def make_server_init(original, active):
     it raises TypeError/ValueError naming a bad port
     before the socket binds (not for ``unix://`` hosts, whose port is
     ignored) and reports the bound port.  ``"port-in-use"`` turns EADDRINUSE
-    into ``PortInUseError``; ``"port-file"`` writes the port file once the
-    socket listens; ``"exclusive-bind"`` binds with SO_EXCLUSIVEADDRUSE
+    into ``PortInUseError``; ``"port-file"`` claims the port file before the
+    bind and publishes it once the socket listens (``_portfile``); ``"exclusive-bind"`` binds with SO_EXCLUSIVEADDRUSE
     (Windows).
     """
     fix_port = bool(active - _OPT_IN)
     diagnose = "port-in-use" in active
-    port_file = "port-file" in active
+    port_file = _portfile_module() if "port-file" in active else None
     exclusive = "exclusive-bind" in active
 
-    @functools.wraps(original)
-    def __init__(self, host, port, *args, **kwargs):
-        if fix_port and not _is_unix(host):
-            port = validate_port(port)
-        path = port_file_path() if port_file else None
-        if exclusive:
-            use_exclusive_bind(self)
+    def bind(self, host, port, args, kwargs, claim):
         try:
             original(self, host, port, *args, **kwargs)
         except OSError as exc:
@@ -186,12 +179,26 @@ def make_server_init(original, active):
             self.server_port = bound
             self.server_address = self.socket.getsockname()
             _emit_deferred_startup_line(bound)
-        if path is not None and not _inherited_socket():
+        if claim is not None:
             try:
-                write_port_file(path, bound)
+                claim.publish(bound, self)
             except BaseException:
                 self.server_close()  # the caller gets no server: free the port
                 raise
+
+    @functools.wraps(original)
+    def __init__(self, host, port, *args, **kwargs):
+        if fix_port and not _is_unix(host):
+            port = validate_port(port)
+        if exclusive:
+            use_exclusive_bind(self)
+        if port_file is None:
+            return bind(self, host, port, args, kwargs, None)
+        # Claimed before the bind: a path that cannot be used is refused
+        # before any socket binds.  A reloader worker serving its parent's
+        # socket leaves the file to the parent.
+        with port_file.claiming(until_return=False, skip=_inherited_socket() or _is_unix(host)) as claim:
+            bind(self, host, port, args, kwargs, claim)
 
     return __init__
 
@@ -199,35 +206,37 @@ def make_server_init(original, active):
 def make_run_simple(original, active):
     """Build the replacement for ``run_simple``.
 
-    The replacement has the original's signature; it raises TypeError or
-    ValueError naming a bad port before anything binds (D11: port 70000 would
-    bind 4464 on Werkzeug >= 0.14).
+    The replacement has the original's signature.  Where it is patched for
+    more than an opt-in feature (Werkzeug < 2.1) it raises TypeError or
+    ValueError naming a bad port before anything binds (D11: port 70000
+    would bind 4464 on Werkzeug >= 0.14).  With ``"port-file"`` it claims
+    the port file before anything binds (``PortFileError`` for a path that
+    cannot be used) and withdraws it when serving ends; with the reloader
+    the parent owns it across reloads.
     """
     signature = inspect.signature(original)
     fix_port = bool(active - _OPT_IN)
     defer_line = "D5" in active
     keep_port = "D10" in active
+    # Werkzeug <= 0.10 (D10): each reloader worker binds for itself, so the
+    # workers publish the port file and the parent withdraws it at its exit.
+    workers_bind = "D10" in active
     diagnose = "port-in-use-reloader" in active
+    port_file = _portfile_module() if "port-file" in active else None
 
-    @functools.wraps(original)
-    def run_simple(*args, **kwargs):
-        call = signature.bind(*args, **kwargs)
-        call.apply_defaults()
-        hostname = call.arguments["hostname"]
-        if _is_unix(hostname):
-            return original(*call.args, **call.kwargs)
-        port = validate_port(call.arguments["port"]) if fix_port else call.arguments["port"]
-        use_reloader = call.arguments.get("use_reloader")
+    def serve(call, hostname, port, use_reloader, claim):
         if keep_port and use_reloader and port == 0:
             if _running_in_reloader_worker():
                 port = validate_port(os.environ.get(RELOADER_PORT_ENV, "0"))
             else:
                 port = _pick_reloader_port(hostname)
                 os.environ[RELOADER_PORT_ENV] = str(port)
+        if claim is not None and workers_bind and use_reloader:
+            claim.leave_to_workers(port)
         call.arguments["port"] = port
         _local.defer_startup_line = defer_line and not use_reloader and port == 0
-        if use_reloader:  # read by the run_with_reloader patch, where D6 applies
-            _local.reloader_context = (hostname, call.arguments.get("ssl_context"))
+        if use_reloader:  # read by the run_with_reloader patch (D6, the port file)
+            _local.reloader_context = (hostname, call.arguments.get("ssl_context"), claim)
         try:
             return original(*call.args, **call.kwargs)
         except OSError as exc:
@@ -241,6 +250,20 @@ def make_run_simple(original, active):
             _local.startup_record = None
             _local.reloader_context = None
 
+    @functools.wraps(original)
+    def run_simple(*args, **kwargs):
+        call = signature.bind(*args, **kwargs)
+        call.apply_defaults()
+        hostname = call.arguments["hostname"]
+        if _is_unix(hostname):
+            return original(*call.args, **call.kwargs)
+        port = validate_port(call.arguments["port"]) if fix_port else call.arguments["port"]
+        use_reloader = call.arguments.get("use_reloader")
+        if port_file is None:
+            return serve(call, hostname, port, use_reloader, None)
+        with port_file.claiming(until_return=True) as claim:
+            return serve(call, hostname, port, use_reloader, claim)
+
     if defer_line:
         _werkzeug_log.addFilter(_defer_filter)
         run_simple.portfix_undo = lambda: _werkzeug_log.removeFilter(_defer_filter)
@@ -252,8 +275,9 @@ def make_run_with_reloader(original, active):
 
     In the reloader parent, which bound the socket it passes to the workers
     in ``WERKZEUG_SERVER_FD`` (Werkzeug 0.11-2.0), it logs the "Running on"
-    line (D6, when called from a patched ``run_simple``) and writes the port
-    file (``"port-file-reloader"``), once, then delegates.
+    line (D6, when called from a patched ``run_simple``) and publishes the
+    port file that ``run_simple`` claimed (``"port-file-reloader"``), once,
+    then delegates.
     """
     announce = "D6" in active
     port_file = "port-file-reloader" in active
@@ -262,16 +286,21 @@ def make_run_with_reloader(original, active):
     def run_with_reloader(*args, **kwargs):
         fd = os.environ.get("WERKZEUG_SERVER_FD")
         context = getattr(_local, "reloader_context", None)
-        if fd and not _running_in_reloader_worker():
+        if fd and context is not None and not _running_in_reloader_worker():
+            hostname, ssl_context, claim = context
             port = _fd_port(fd)
             if port is not None:
-                if announce and context is not None:
-                    hostname, ssl_context = context
+                if announce:
                     _announce(hostname, port, ssl_context)
-                path = port_file_path() if port_file else None
-                if path is not None:
-                    write_port_file(path, port)
+                if port_file and claim is not None and claim.port is None:
+                    claim.publish(port)
         return original(*args, **kwargs)
 
     return run_with_reloader
 
+
+def _portfile_module():
+    """``_portfile``, imported when a port-file patch is built (never otherwise)."""
+    from . import _portfile
+
+    return _portfile
