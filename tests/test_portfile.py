@@ -64,6 +64,15 @@ try:
 except ImportError:
     Flask = None
 import werkzeug.serving
+if os.environ.get("TEST_METRICS"):  # two seconds after the app's server, a metrics server
+    import threading, time
+    def _metrics():
+        while _pf.read_port_file(os.environ["PORTFIX_PORT_FILE"]) is None:
+            time.sleep(0.05)
+        time.sleep(2)
+        metrics = portfix.serve(wsgi)
+        report(metrics=metrics.port, file=_pf.read_port_file(os.environ["PORTFIX_PORT_FILE"]))
+    threading.Thread(target=_metrics, daemon=True).start()
 if entry == "make_server":
     server = werkzeug.serving.make_server("127.0.0.1", port, wsgi)
     sys.stdout.write("SERVING %d\\n" % server.socket.getsockname()[1])
@@ -414,6 +423,15 @@ def test_a_later_server_of_the_process_never_overwrites_it(tmp_path):
         assert len({seen["first"], seen["second"], seen["metrics"]}) == 3
         assert read_port_file(path) == seen["first"]
         assert len([m for m in map(WROTE.search, child.output().splitlines()) if m]) == 1
+
+
+def test_app_run_then_serve_the_file_names_the_app(tmp_path):
+    path = str(tmp_path / "port")
+    with _serve(tmp_path, path, "app.run", TEST_METRICS="1") as child:
+        port, _ = _published(child)
+        seen = json.loads(child.wait_for(RESULT, 40).group(1))
+        assert seen["file"] == port != seen["metrics"]
+        assert read_port_file(path) == port
 
 
 def test_serve_never_claims_nor_fails_because_of_the_port_file(tmp_path):

@@ -290,7 +290,7 @@ class _Scope(object):
         with _state.lock:
             current = _state.claim
             if current is not None:
-                if current.thread is me and current.identity is None:
+                if current.thread is me and current.identity is None and current.expected is None:
                     current.depth += 1  # run_simple claimed, the server it builds binds
                     self.claim = current
                     return current
