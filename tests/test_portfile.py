@@ -538,6 +538,9 @@ def test_written_once_the_socket_listens_by_the_binding_process(tmp_path, disabl
             assert pid == child.pid
             announced = [m for m in map(RUNNING_ON.search, child.lines) if m]  # before or after the write
             assert int(announced[0].group(3) if announced else wait_running_on(child)) == port
+            deadline = time.monotonic() + 10  # the file goes when the child stops: let the reader see it first
+            while not seen and time.monotonic() < deadline:
+                time.sleep(0.01)
     finally:
         done.set()
         reader.join(10)
