@@ -144,14 +144,6 @@ def _snapshot(path):
     return shown
 
 
-def _gone(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (IOError, OSError):
-        return True
-
-
 @pytest.fixture
 def in_process(monkeypatch, tmp_path):
     """PORTFIX_PORT_FILE set for this process; any claim left is withdrawn after the test."""
