@@ -260,10 +260,11 @@ def format_result(result, as_json=False):
     return "\n".join(["FAILED: %s" % result["error"]] + _output_lines(result.get("output")))
 
 
-def _output_lines(lines, title="the app's last lines of output"):
+def _output_lines(lines):
+    """The child's last lines (already escaped), under a title, for the text report."""
     if not lines:
         return []
-    return ["%s:" % title] + ["    " + line for line in lines]
+    return ["the app's last lines of output:"] + ["    " + line for line in lines]
 
 
 class _Failed(Exception):
@@ -364,7 +365,7 @@ def _get(host, port, path, deadline):
             if response.status >= 500:
                 _wait_close(probe, min(deadline, time.monotonic() + _CLOSE_WAIT))
             return response.status, bytes(body), latency
-        except (OSError, HTTPException) as exc:
+        except (OSError, HTTPException):
             if expired.is_set() or time.monotonic() >= deadline:
                 raise _Expired(path, status)
             raise
@@ -482,7 +483,7 @@ def _binds(function, *args):
 
 
 def _give_up(report, kind, message):
-    """Write the report and exit 3 (runs in the child); without a report, raise."""
+    """Write the report and exit with code 3 at once (runs in the child); without a report, raise."""
     import traceback
 
     if report is None:
@@ -494,7 +495,11 @@ def _give_up(report, kind, message):
     fd = os.open(report, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(content)
-    sys.exit(_REPORT_EXIT)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Not sys.exit: a thread the module started before it failed would keep
+    # the process (and the check) waiting until the timeout.
+    os._exit(_REPORT_EXIT)
 
 
 def _read_report(path):

@@ -326,13 +326,14 @@ class Child(object):
         if poller is not None:
             poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         while True:
+            data = None
             if poller is not None:
                 poller.poll()  # wait outside the lock; read and file under it (see settle)
+            else:  # pragma: no cover - no poll(): read outside the lock, settle is approximate
+                data = self._read_some(fd)
             with self._cond:
-                try:
-                    data = os.read(fd, _READ_SIZE)
-                except OSError:
-                    data = b""
+                if data is None:
+                    data = self._read_some(fd)
                 if data:
                     self._feed(data)
                 else:
@@ -342,6 +343,13 @@ class Child(object):
                 self._cond.notify_all()
             if not data:
                 return
+
+    @staticmethod
+    def _read_some(fd):
+        try:
+            return os.read(fd, _READ_SIZE)
+        except OSError:
+            return b""
 
     def _feed(self, data):
         pieces = data.split(b"\n")
