@@ -236,3 +236,12 @@ def ipv6_loopback():
         return True
     except OSError:
         return False
+
+
+def gone(pid):
+    """True when *pid* no longer runs (a zombie left to a non-reaping PID 1 counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (IOError, OSError):
+        return True

@@ -5,10 +5,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
-from _support import installed, is_listening
+from _support import gone, installed, is_listening
 
 APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps")
 # The legacy Flask app where Flask is installed, a plain WSGI app elsewhere.
@@ -21,17 +22,8 @@ def check(*args, **kwargs):
     env.update(kwargs.pop("env", {}))
     return subprocess.run(
         [sys.executable, "-m", "portfix", "check"] + list(args), cwd=APPS, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=kwargs.pop("timeout", 120),
     )
-
-
-def gone(pid):
-    """True when *pid* no longer runs (a zombie left to a non-reaping PID 1 counts as gone)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (IOError, OSError):
-        return True
 
 
 def test_healthy_path_passes_with_a_table():
@@ -70,14 +62,109 @@ def test_factory_and_json_and_the_child_is_gone_afterwards():
     assert not is_listening(report["port"])
 
 
-def test_a_crash_before_listening_fails_with_the_traceback():
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, [APPS, os.environ.get("PYTHONPATH")]))}
-    result = check("--app", "no_such_module_here:app", "--json", env=env)
+def test_an_import_error_is_one_line_naming_the_module_and_the_error():
+    result = check("--app", "no_such_module_here:app")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "portfix check --app no_such_module_here:app: FAILED: cannot import no_such_module_here: "
+        "ModuleNotFoundError: No module named 'no_such_module_here'"], result.stdout
+    assert result.stderr == ""
+
+
+def test_an_import_error_with_v_shows_the_traceback_and_json_has_it():
+    result = check("--app", "raises_at_import:app", "-v")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == ("portfix check --app raises_at_import:app: FAILED: cannot import raises_at_import: "
+                        "RuntimeError: fails at import on purpose")
+    assert lines[1].strip() == "Traceback (most recent call last):" and "raises_at_import.py" in result.stdout
+    report = json.loads(check("--app", "raises_at_import:app", "--json").stdout)
+    assert report["error_kind"] == "import" and report["traceback"][-1] == "RuntimeError: fails at import on purpose"
+    assert gone(report["child_pid"])
+
+
+def test_a_factory_that_raises_is_named():
+    result = check("--app", MODULE + ":crash()")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == ["portfix check --app %s:crash(): FAILED: %s:crash() raised RuntimeError: "
+                                          "the factory fails on purpose" % (MODULE, MODULE)]
+
+
+def test_a_factory_named_without_parentheses_gets_a_hint():
+    # Served as it is, the function answered every request 500 with no hint.
+    result = check("--app", MODULE + ":create_app", "--path", "/health")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        "portfix check: %s:create_app is a function that takes no arguments, not a WSGI app; for an app factory "
+        "use --app '%s:create_app()'" % (MODULE, MODULE)]
+    assert result.stdout == ""
+
+
+def test_an_attribute_that_does_not_exist_is_a_usage_error():
+    result = check("--app", MODULE + ":no_such_app")
+    assert result.returncode == 2
+    assert "module %s has no attribute 'no_such_app'" % MODULE in result.stderr
+
+
+def test_a_crash_before_listening_shows_the_output_escaped():
+    result = check("--app", "escapes_app:crashing")
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "portfix check --app escapes_app:crashing: FAILED: the app exited with code 4 before it listened"
+    assert "    \\x1b]0;pwned\\x07\\x1b[2J\\rportfix check: ok" in lines
+    assert "\x1b" not in result.stdout and "\r" not in result.stdout and "\x07" not in result.stdout
+
+
+def test_a_5xx_shows_the_output_escaped():
+    result = check("--app", "escapes_app:app")
+    assert result.returncode == 1
+    assert "    \\x1b]0;pwned\\x07\\x1b[2J\\rportfix check: ok" in result.stdout.splitlines()
+    assert "\x1b" not in result.stdout and "\r" not in result.stdout and "\x07" not in result.stdout
+
+
+def test_a_5xx_shows_the_apps_traceback():
+    # Flask logs the traceback before it answers; Werkzeug, for a plain WSGI
+    # app that raises, after: the check waits for the connection to close.
+    result = check("--app", MODULE + ":app", "--path", "/health", "--path", "/broken")
+    assert result.returncode == 1
+    after_table = result.stdout.split("the app's last lines of output:\n", 1)[1]
+    assert "Traceback (most recent call last):" in after_table
+    assert "RuntimeError: this route fails on purpose" in after_table
+    assert result.stdout.splitlines()[-1] == "FAILED"
+    report = json.loads(check("--app", MODULE + ":app", "--path", "/broken", "--json").stdout)
+    assert "RuntimeError: this route fails on purpose" in report["output"]
+
+
+def test_no_output_is_shown_when_every_path_passes():
+    result = check("--app", MODULE + ":app", "--path", "/health", "--path", "/missing", "--expect", "200",
+                   "--expect", "404")
+    assert result.returncode == 0, result.stdout
+    assert "output" not in result.stdout
+
+
+def test_expect_once_per_path_is_paired_in_order():
+    result = check("--app", MODULE + ":app", "--path", "/missing", "--path", "/health", "--expect", "404",
+                   "--expect", "404", "--json")
+    assert result.returncode == 1
+    rows = json.loads(result.stdout)["paths"]
+    assert [(r["path"], r["expect"], r["status"], r["ok"]) for r in rows] == [
+        ("/missing", 404, 404, True), ("/health", 404, 200, False)]
+
+
+def test_a_drip_fed_body_does_not_stretch_the_timeout():
+    # One byte a second for ten minutes: a per-read socket timeout never fires.
+    start = time.monotonic()
+    result = check("--app", "drip_app:app", "--path", "/", "--path", "/drip", "--path", "/after", "--timeout", "3",
+                   "--json", timeout=60)
+    elapsed = time.monotonic() - start
     assert result.returncode == 1
     report = json.loads(result.stdout)
-    assert "exited with code 1 before it listened" in report["error"]
-    assert "no_such_module_here" in report["error"]
+    assert report["error_kind"] == "timeout"
+    assert report["error"] == "timed out: GET /drip had not finished when --timeout 3 s ran out"
+    assert [(r["path"], r["status"], r["ok"], r["error"]) for r in report["paths"]] == [
+        ("/", 200, True, None), ("/drip", 200, False, "timed out")]  # /after never requested
     assert gone(report["child_pid"])
+    assert elapsed < 3 + 5, elapsed  # the timeout, the check's own start-up and the child's stop
 
 
 def test_a_timeout_fails_and_the_child_is_stopped(tmp_path):
@@ -100,12 +187,34 @@ def test_with_portfix_disabled_the_check_fails_at_once_and_says_why():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--app", "legacy_app"], "MODULE:APP"),
-    (["--app", "legacy_app:app(1)"], "MODULE:APP"),
-    (["--app", MODULE + ":app", "--path", "health"], "must start with '/'"),
-    (["--path", "/health"], "need --app"),
+    (["--app", "marker_app"], "--app must be MODULE:APP or MODULE:FACTORY(), got 'marker_app'"),
+    (["--app", "marker_app:app(1)"], "MODULE:APP"),
+    (["--path", "health"], "argument --path: a path must start with '/', got 'health'"),
+    (["--path", "/a b"], "argument --path: a path must be printable ASCII without spaces or control characters "
+                         "(percent-encode them, e.g. %20), got '/a b'"),
+    (["--path", "/a\x1b"], "got '/a\\x1b'"),
+    (["--timeout", "nan"], "argument --timeout: timeout must be a number of seconds > 0 and at most 86400, got 'nan'"),
+    (["--timeout", "inf"], "got 'inf'"),
+    (["--timeout", "1e308"], "got '1e308'"),
+    (["--timeout", "0"], "got '0'"),
+    (["--timeout", "-1"], "got '-1'"),
+    (["--timeout", "soon"], "got 'soon'"),
+    (["--expect", "99"], "argument --expect: an expected status must be an HTTP status 100-599, got '99'"),
+    (["--path", "/a", "--path", "/b", "--path", "/c", "--expect", "200", "--expect", "404"],
+     "portfix check: --expect given 2 times for 3 --path: give it once (for every path) or once per --path, "
+     "paired in order"),
 ])
-def test_usage_errors_exit_2_before_any_child(args, message):
-    result = check(*args)
-    assert result.returncode == 2
+def test_usage_errors_exit_2_naming_the_value_before_any_child(tmp_path, args, message):
+    marker = tmp_path / "imported"
+    if args[0] != "--app":
+        args = ["--app", "marker_app:app"] + args
+    result = check(*args, env={"MARKER_APP_FILE": str(marker)})
+    assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert not marker.exists()  # the app was never imported: no child started
+
+
+def test_path_and_expect_need_app():
+    result = check("--path", "/health")
+    assert result.returncode == 2 and "need --app" in result.stderr

@@ -7,7 +7,7 @@ import pytest
 import subprocess
 import sys
 
-from _support import affected, installed
+from _support import installed
 from portfix._defects import DEFECTS, FEATURES
 from portfix._gate import decide, decide_features, read_versions
 
@@ -48,12 +48,24 @@ def test_check_passes_and_reports_a_real_port():
         os.kill(report["child_pid"], 0)
 
 
-def test_check_fails_when_portfix_is_disabled_on_an_affected_release():
-    # D1: port 0 becomes 5000; D5: the line shows ":0".  Either way check must fail.
-    expect_failure = (affected("D1") and installed("flask")) or affected("D5")
+def test_check_with_portfix_disabled_says_so_at_once():
+    # It used to run the child anyway: on affected releases it failed with a
+    # regex in the message and never named the switch, on fixed ones it passed.
     result = cli("check", "--timeout", "30", env={"PORTFIX_DISABLE": "1"})
-    assert result.returncode == (1 if expect_failure else 0), result.stdout
-    assert ("FAILED" in result.stdout) == bool(expect_failure)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "FAILED: PORTFIX_DISABLE='1' is set: portfix is switched off (its kill switch), so there is nothing of it "
+        "to check; unset PORTFIX_DISABLE to run the check"]
+    report = json.loads(cli("check", "--json", env={"PORTFIX_DISABLE": "1"}).stdout)
+    assert report["error_kind"] == "disabled" and "child_pid" not in report
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e308", "0", "-1"])
+def test_check_timeout_must_be_finite_and_positive(value):
+    result = cli("check", "--timeout", value)
+    assert result.returncode == 2
+    assert "argument --timeout: timeout must be a number of seconds > 0 and at most 86400, got %r" % value \
+        in result.stderr.splitlines()[-1]
 
 
 def test_console_script_is_installed():

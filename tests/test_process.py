@@ -1,9 +1,15 @@
 """The child-process helper that portfix check and every test rely on:
-stop() leaves no process of the child's group behind."""
+stop() leaves no process of the child's group behind; the output kept is
+bounded; the lifeline; signals turned into Interrupted."""
 
+import os
 import re
+import signal
+import time
 
-from portfix._process import Child
+import pytest
+
+from portfix._process import Child, ChildTimeout, Interrupted, shielded, stop_on_signals
 
 # The child answers SIGTERM by starting a grandchild and exiting, the way a
 # Werkzeug reloader parent does when the signal lands while it forks its
@@ -45,3 +51,106 @@ def test_stop_of_an_exited_child_returns_its_code():
     child = Child(["-c", "import sys; sys.exit(3)"])
     assert child.wait_exit(20) == 3
     assert child.stop() == 3
+
+
+# -- what is kept of the output is bounded --------------------------------
+
+MANY_LINES = """
+import sys
+out = sys.stdout.buffer
+for i in range(20000):
+    out.write(b"line %d\\n" % i)
+out.write(b"z" * 3000000 + b"\\r\\n")
+out.write(b"crlf\\r\\n")
+out.write(b"\\xff\\x1b[2J no newline at the end")
+"""
+
+
+def test_the_output_kept_is_the_tail_with_long_lines_cut():
+    child = Child(["-c", MANY_LINES], keep_lines=50, line_length=100)
+    assert child.wait_exit(30) == 0
+    child.stop()
+    lines = child.output().split("\n")
+    assert len(lines) == 50
+    assert lines[:47] == ["line %d" % i for i in range(19953, 20000)]
+    assert lines[47] == "z" * 100 + " [... 2999901 more bytes]"  # with the "\r"
+    assert lines[48] == "crlf"
+    assert lines[49] == "\udcff\x1b[2J no newline at the end"
+    assert child.tail(2) == ["crlf", "\\udcff\\x1b[2J no newline at the end"]
+
+
+def test_wait_for_finds_a_line_after_much_output_and_times_out_escaped():
+    child = Child(["-c", MANY_LINES + "\nimport time; print('READY'); time.sleep(60)"], keep_lines=50)
+    try:
+        assert child.wait_for(re.compile("READY"), 30)
+        with pytest.raises(ChildTimeout) as caught:
+            child.wait_for(re.compile("never printed"), 0.2)
+        message = str(caught.value)
+        assert "\\udcff\\x1b[2J" in message and "\x1b" not in message
+    finally:
+        child.stop()
+
+
+# -- the lifeline ----------------------------------------------------------
+
+LIFELINE = """
+import os, subprocess, sys, time
+from portfix._process import hold_lifeline
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+sys.stdout.write("HOLDING %s %d\\n" % (hold_lifeline(), grandchild.pid))
+sys.stdout.flush()
+time.sleep(60)
+"""
+
+
+def test_the_lifeline_kills_the_childs_group_when_the_parent_side_closes():
+    # The parent's write end closing is what the child sees when the parent
+    # dies, whatever killed it (test_check_cleanup kills a real parent).
+    child = Child(["-c", LIFELINE], lifeline=True)
+    try:
+        holding, grandchild = child.wait_for(re.compile(r"HOLDING (\w+) (\d+)"), 30).groups()
+        assert holding == "True"
+        child._close_lifeline()
+        assert child.wait_exit(10) == -signal.SIGKILL
+        deadline = time.monotonic() + 10
+        while _alive(int(grandchild)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not _alive(int(grandchild))
+    finally:
+        child.stop()
+
+
+def test_without_a_lifeline_the_child_does_not_watch_one():
+    child = Child(["-c", LIFELINE])
+    try:
+        assert child.wait_for(re.compile(r"HOLDING (\w+)"), 30).group(1) == "False"
+    finally:
+        child.stop()
+
+
+# -- signals -----------------------------------------------------------------
+
+
+def test_a_signal_inside_a_shielded_block_is_raised_at_its_end():
+    steps = []
+    with pytest.raises(Interrupted) as caught:
+        with stop_on_signals():
+            with shielded():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # the handler runs here, in the main thread
+                steps.append("finished the shielded step")
+            steps.append("never")
+    assert steps == ["finished the shielded step"]
+    assert (caught.value.name, caught.value.exit_code) == ("SIGTERM", 143)
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # restored
+
+
+def test_a_signal_ignored_at_start_stays_ignored():
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with stop_on_signals():
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.05)
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)

@@ -24,27 +24,41 @@ def _status(args):
 
 
 def _check(args):
-    from ._check import check, check_app, format_app_result, format_result
+    from ._check import check, check_app, exit_code, format_app_result, format_result
+    from ._process import Interrupted, stop_on_signals
 
-    if args.app is None:
-        if args.path or args.expect is not None:
-            print("portfix check: --path and --expect need --app", file=sys.stderr)
-            return 2
-        result = check(timeout=args.timeout)
-        print(format_result(result, as_json=args.json))
-        return 0 if result["ok"] else 1
+    if args.app is None and (args.path or args.expect):
+        print("portfix check: --path and --expect need --app", file=sys.stderr)
+        return 2
     try:
-        result = check_app(args.app, paths=args.path or ["/"], expect=200 if args.expect is None else args.expect,
-                           timeout=args.timeout)
+        # SIGINT/SIGTERM/SIGHUP unwind the check, which stops the child and
+        # removes its folder on the way out.
+        with stop_on_signals():
+            if args.app is None:
+                result = check(timeout=args.timeout)
+                print(format_result(result, as_json=args.json))
+            else:
+                result = check_app(args.app, paths=args.path or ["/"], expect=args.expect or [200],
+                                   timeout=args.timeout)
+                usage = exit_code(result) == 2 and not args.json
+                print(format_app_result(result, as_json=args.json, verbose=args.verbose),
+                      file=sys.stderr if usage else sys.stdout)
     except ValueError as exc:
         print("portfix check: %s" % exc, file=sys.stderr)
         return 2
-    print(format_app_result(result, as_json=args.json))
-    return 0 if result["ok"] else 1
+    except Interrupted as exc:
+        try:
+            print("portfix check: %s; the app was stopped" % exc, file=sys.stderr)
+        except OSError:  # SIGHUP: the terminal may be gone
+            pass
+        return exc.exit_code
+    return exit_code(result)
 
 
 def main(argv=None):
     """Run the CLI; returns the exit code (0 success, 1 check failed, 2 usage)."""
+    from ._check import cli_type, valid_path, valid_status, valid_timeout
+
     parser = argparse.ArgumentParser(prog="portfix", description=__doc__)
     commands = parser.add_subparsers(dest="command")
     status = commands.add_parser("status", help="print the defect table and what is patched here")
@@ -52,10 +66,14 @@ def main(argv=None):
     check = commands.add_parser("check", help="serve an app on port 0 in a child process and GET it")
     check.add_argument("--app", metavar="MODULE:APP", help="your app: MODULE:APP or MODULE:create_app() "
                        "(default: a small built-in app)")
-    check.add_argument("--path", action="append", metavar="/PATH", help="a path to GET (repeatable; default /)")
-    check.add_argument("--expect", type=int, metavar="STATUS", help="the status every path must answer (default 200)")
-    check.add_argument("--timeout", type=float, default=20.0, help="seconds (default 20)")
+    check.add_argument("--path", action="append", type=cli_type(valid_path), metavar="/PATH",
+                       help="a path to GET (repeatable; default /)")
+    check.add_argument("--expect", action="append", type=cli_type(valid_status), metavar="STATUS",
+                       help="the status every path must answer (default 200), or one per --path, in order")
+    check.add_argument("--timeout", type=cli_type(valid_timeout), default=20.0,
+                       help="seconds for the whole check, > 0 (default 20)")
     check.add_argument("--json", action="store_true", help="machine-readable output")
+    check.add_argument("-v", "--verbose", action="store_true", help="the full traceback of an import error")
     args = parser.parse_args(argv)
     if args.command == "status":
         return _status(args)

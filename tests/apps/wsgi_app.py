@@ -1,6 +1,7 @@
 """A plain WSGI app (no Flask) for ``portfix check --app`` on Werkzeug-only cells.
 
-``/health`` answers 200, ``/broken`` 500, anything else 404.
+``/health`` answers 200, ``/broken`` raises (Werkzeug answers 500 and logs
+the traceback), anything else 404.
 """
 
 import os
@@ -11,7 +12,7 @@ def app(environ, start_response):
     if path == "/health":
         status, body = "200 OK", ("ok %d" % os.getpid()).encode("ascii")
     elif path == "/broken":
-        status, body = "500 INTERNAL SERVER ERROR", b"this route fails on purpose"
+        raise RuntimeError("this route fails on purpose")
     else:
         status, body = "404 NOT FOUND", b"not found"
     start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
@@ -21,3 +22,8 @@ def app(environ, start_response):
 def create_app():
     """A factory, for ``wsgi_app:create_app()``."""
     return app
+
+
+def crash():
+    """A factory that fails, for the crash case."""
+    raise RuntimeError("the factory fails on purpose")
