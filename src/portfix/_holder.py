@@ -39,10 +39,13 @@ Fields:
     pid (int or None): None when the socket is visible but its process is
         not (another user's process, without root).
     cmdline (str or None): the command line, its arguments quoted as a
-        POSIX shell would need them (``shlex.quote``), so that it can be
-        printed as it is.  ``lsof`` and ``ss`` give only the program name
-        when the full command line cannot be read.  None with no pid, or
-        when it cannot be read (a zombie, a kernel thread).
+        POSIX shell would need them (``shlex.quote``).  It is the other
+        process's raw text, for code to use: it can hold any character,
+        escape sequences and newlines too, so pass it through
+        ``portfix._text.escape()`` before it reaches a terminal or a
+        message (``PortInUseError`` does).  ``lsof`` and ``ss`` give only
+        the program name when the full command line cannot be read.  None
+        with no pid, or when it cannot be read (a zombie, a kernel thread).
     uid (int or None): the owner of the socket; None when the source does
         not tell.
     address (str): the local address listened on, e.g. ``"127.0.0.1"``,
