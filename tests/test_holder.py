@@ -7,6 +7,7 @@ import re
 import resource
 import shlex
 import shutil
+import signal
 import socket
 import sys
 import textwrap
@@ -404,6 +405,186 @@ def test_no_row_twice_while_listeners_come_and_go():
             sock.close()
 
 
+# --- the lookup under churn ----------------------------------------------------
+#
+# What a lookup reads is true only at the moment it reads it: the tables
+# first, then every fd directory, then the command lines.  These tests make
+# the port change hands at one chosen moment of a real lookup -- right after
+# the fd scan found the listener's socket in a process, before the lookup
+# returns -- by acting from inside os.readlink, which still returns the real
+# link.  The processes, sockets and /proc are real; only the moment is
+# chosen, so that each run meets the race the other CI lane meets by chance.
+
+# Listens on argv[1] with SO_REUSEADDR, port argv[2] (0: any); on SIGUSR1,
+# stops listening but keeps the socket open (shutdown() takes a listener
+# back to CLOSE on Linux, and the port stays bound to it).
+STOPPING_LISTENER = textwrap.dedent(
+    """
+    import os, signal, socket, sys
+    host, port = sys.argv[1], int(sys.argv[2])
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    def stop(signum, frame):
+        sock.shutdown(socket.SHUT_RDWR)
+        sys.stdout.write("STOPPED\\n")
+        sys.stdout.flush()
+    signal.signal(signal.SIGUSR1, stop)
+    sock.bind((host, port))
+    sock.listen(5)
+    sys.stdout.write("LISTENING %d PID %d INODE %d\\n" % (sock.getsockname()[1], os.getpid(), os.fstat(sock.fileno()).st_ino))
+    sys.stdout.flush()
+    while True:
+        signal.pause()
+    """
+)
+
+# Waits for SIGUSR1, then listens on argv[1], port argv[2], with SO_REUSEADDR.
+LATE_LISTENER = textwrap.dedent(
+    """
+    import os, signal, socket, sys
+    host, port = sys.argv[1], int(sys.argv[2])
+    def start(signum, frame):
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(5)
+        keep.append(sock)
+        sys.stdout.write("LISTENING %d PID %d\\n" % (port, os.getpid()))
+        sys.stdout.flush()
+    keep = []
+    signal.signal(signal.SIGUSR1, start)
+    sys.stdout.write("READY\\n")
+    sys.stdout.flush()
+    while True:
+        signal.pause()
+    """
+)
+
+# Listens on argv[1], port 0, and forks: the child has the listening socket
+# too, until SIGUSR1 makes it exec another program (the socket is
+# close-on-exec, PEP 446), which says so and sleeps.
+FORKING_LISTENER = textwrap.dedent(
+    """
+    import os, signal, socket, sys
+    host = sys.argv[1]
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.bind((host, 0))
+    sock.listen(5)
+    program = "import sys, time; sys.stdout.write('EXECED\\\\n'); sys.stdout.flush(); time.sleep(60)"
+    def run_another_program(signum, frame):
+        os.execv(sys.executable, [sys.executable, "-c", program, "portfix-test-not-a-holder"])
+    signal.signal(signal.SIGUSR1, run_another_program)
+    child = os.fork()
+    if child == 0:
+        sys.stdout.write("CHILD %d\\n" % os.getpid())
+    else:
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+        sys.stdout.write("LISTENING %d PID %d INODE %d\\n" % (sock.getsockname()[1], os.getpid(), os.fstat(sock.fileno()).st_ino))
+    sys.stdout.flush()
+    while True:
+        signal.pause()
+    """
+)
+
+CHURN_LISTENING = re.compile(r"LISTENING (\d+) PID (\d+)(?: INODE (\d+))?")
+
+
+def command_line(argv):
+    """The command line find_holders gives for ``Child(argv)``."""
+    return " ".join(shlex.quote(arg) for arg in [sys.executable] + argv)
+
+
+def act_when_scanned(monkeypatch, pid, inode, action):
+    """Run *action* once, the moment the fd scan reads *pid*'s link to socket *inode*.
+
+    Returns a list that gets True once the action has run.
+    """
+    real_readlink = os.readlink
+    target = ("/proc/%d/fd/" % pid, "socket:[%d]" % inode)
+    done = []
+
+    def readlink(path):
+        link = real_readlink(path)
+        if not done and str(path).startswith(target[0]) and link == target[1]:
+            done.append(True)
+            action()
+        return link
+
+    monkeypatch.setattr(_holder.os, "readlink", readlink)
+    return done
+
+
+def listening_inodes(port):
+    """The inodes of the sockets listening on *port* now, read once more from the kernel."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if os.path.exists(table):
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    fields = line.split()
+                    if fields[3] == "0A" and fields[1].endswith(":%04X" % port):
+                        inodes.add(int(fields[9]))
+    return inodes
+
+
+@needs_proc
+@pytest.mark.parametrize("host, ask_for", [
+    ("127.0.0.1", "127.0.0.1"),
+    pytest.param("::1", "localhost", marks=needs_ipv6),  # the failure CI met, on ::1
+])
+def test_a_listener_that_stopped_while_the_lookup_read_is_not_named(monkeypatch, host, ask_for):
+    """A stops listening on P (its socket still open) and B binds P, while the lookup runs.
+
+    Before the confirmation at the end, the lookup named A: the table it
+    read first had A's socket listening, and A still had that socket when
+    the fd scan came to it.
+    """
+    with Child(["-c", STOPPING_LISTENER, host, "0"]) as first:
+        port, first_pid, inode = (int(n) for n in first.wait_for(CHURN_LISTENING, START_TIMEOUT).groups())
+        with Child(["-c", LATE_LISTENER, host, str(port)]) as second:
+            second.wait_for(re.compile("READY"), START_TIMEOUT)
+
+            def hand_over():
+                os.kill(first_pid, signal.SIGUSR1)
+                first.wait_for(re.compile("STOPPED"), START_TIMEOUT)
+                os.kill(second.pid, signal.SIGUSR1)
+                second.wait_for(CHURN_LISTENING, START_TIMEOUT)
+
+            acted = act_when_scanned(monkeypatch, first_pid, inode, hand_over)
+            holders = find_holders(ask_for, port, timeout=5.0)
+            assert acted, "the lookup never read the first listener's socket"
+            assert inode not in listening_inodes(port)  # A no longer listens: B does
+            assert first_pid not in pids_of(holders), holders
+            # B bound the port after the first read of the tables; the
+            # second read shows it, and it is looked up in turn.
+            assert pids_of(holders) == [second.pid], holders
+            assert holders[0].cmdline == command_line(["-c", LATE_LISTENER, host, str(port)])
+
+
+@needs_proc
+def test_a_forked_process_that_execd_while_the_lookup_read_is_not_named(monkeypatch):
+    """A holder's forked child has the socket until it execs another program: not named after that.
+
+    Before the confirmation at the end, the lookup found the socket in the
+    child's fd directory, then read its command line after the exec, and
+    named a program that never listened.
+    """
+    with Child(["-c", FORKING_LISTENER, "127.0.0.1"]) as listener:
+        lines = [listener.wait_for(re.compile(r"CHILD (\d+)|LISTENING"), START_TIMEOUT) for _ in range(2)]
+        (forked,) = [int(m.group(1)) for m in lines if m.group(1)]
+        port, _, inode = (int(n) for n in CHURN_LISTENING.search("\n".join(listener.lines)).groups())
+
+        def run_another_program():
+            os.kill(forked, signal.SIGUSR1)
+            listener.wait_for(re.compile("EXECED"), START_TIMEOUT)
+
+        acted = act_when_scanned(monkeypatch, forked, inode, run_another_program)
+        holders = find_holders("127.0.0.1", port, timeout=5.0)
+        assert acted, "the lookup never read the forked child's socket"
+        assert pids_of(holders) == [listener.pid], holders
+        assert holders[0].cmdline == command_line(["-c", FORKING_LISTENER, "127.0.0.1"])
+
+
 def unprivileged_python():
     """An interpreter that uid 65534 can run, or None (/root is not readable by others)."""
     for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
@@ -642,3 +823,78 @@ def test_lsof_output(monkeypatch, tmp_path):
     monkeypatch.setattr(_holder, "_run", lambda argv, deadline: output if argv[0] == "lsof" else "")
     holders = _holder._from_lsof(5000, _holder._wanted_addresses("::1"), str(tmp_path), time.monotonic() + 1)
     assert holders == [Holder(100, "Python", 501, "*", 5000, "lsof"), Holder(100, "Python", 501, "::1", 5000, "lsof")]
+
+
+# --- the other sources confirm too --------------------------------------------------
+
+
+def fake_psutil(monkeypatch, listings):
+    """A psutil whose net_connections() gives each of *listings* ((pid, address) lists) in turn."""
+    sconn = collections.namedtuple("sconn", "fd family type laddr raddr status pid")
+    calls = []
+
+    def net_connections(kind):
+        listing = listings[min(len(calls), len(listings) - 1)]
+        calls.append(kind)
+        return [sconn(3, socket.AF_INET, socket.SOCK_STREAM, (address, 5000), (), "LISTEN", pid) for pid, address in listing]
+
+    def process(pid):
+        return types.SimpleNamespace(cmdline=lambda: ["app%d" % pid], uids=lambda: types.SimpleNamespace(real=1000))
+
+    monkeypatch.setitem(sys.modules, "psutil", types.SimpleNamespace(
+        CONN_LISTEN="LISTEN", net_connections=net_connections, Process=process))
+    return calls
+
+
+@pytest.mark.parametrize("second, expected", [
+    ([(77, "127.0.0.1")], [Holder(77, "app77", 1000, "127.0.0.1", 5000, "psutil")]),
+    ([(78, "127.0.0.1")], []),  # 77 closed it and 78 bound the port after the command lines were read
+    ([], []),  # gone
+])
+def test_psutil_names_only_who_still_listens(monkeypatch, second, expected):
+    calls = fake_psutil(monkeypatch, [[(77, "127.0.0.1")], second])
+    assert find_holders("127.0.0.1", 5000, sources=["psutil"]) == expected
+    assert len(calls) == 2
+
+
+def test_lsof_confirms_with_the_pids_it_found(monkeypatch, tmp_path):
+    runs = []
+
+    def run(argv, deadline):
+        runs.append(argv)
+        if argv[0] == "ps":
+            return "100 /usr/bin/python3 app.py\n"
+        if "-p" in argv:  # the confirmation: pid 100 exited meanwhile, 200 took the port
+            return "p200\ncother\nu501\nf3\nn127.0.0.1:5000\n"
+        return "p100\ncPython\nu501\nf3\nn127.0.0.1:5000\n"
+
+    monkeypatch.setattr(_holder, "_run", run)
+    assert find_holders("127.0.0.1", 5000, proc=str(tmp_path), sources=["lsof"]) == []
+    confirmation = runs[-1]
+    assert confirmation[confirmation.index("-p") + 1] == "100" and "-a" in confirmation
+    assert [argv[0] for argv in runs] == ["lsof", "ps", "lsof"]  # the command lines before the confirmation
+
+
+def test_ss_names_only_who_still_listens(monkeypatch, tmp_path):
+    header = "State  Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess\n"
+    outputs = [
+        header + 'LISTEN 0 128 127.0.0.1:5000 0.0.0.0:* users:(("a",pid=1,fd=3)) uid:1000 ino:1 sk:1 <->\n',
+        header + 'LISTEN 0 128 127.0.0.1:5000 0.0.0.0:* users:(("b",pid=2,fd=3)) uid:1000 ino:2 sk:2 <->\n',
+    ]
+    monkeypatch.setattr(_holder, "_run", lambda argv, deadline: outputs.pop(0) if argv[0] == "ss" else "")
+    assert _holder._from_ss(5000, None, str(tmp_path), time.monotonic() + 1) == []
+
+
+def test_a_source_that_cannot_confirm_names_no_one(monkeypatch, tmp_path):
+    outputs = ["p100\ncPython\nu501\nf3\nn127.0.0.1:5000\n"]
+
+    def run(argv, deadline):
+        if argv[0] == "ps":
+            return ""
+        if not outputs:
+            raise _holder._Unavailable("lsof: timed out")
+        return outputs.pop(0)
+
+    monkeypatch.setattr(_holder, "_run", run)
+    holders = find_holders("127.0.0.1", 5000, proc=str(tmp_path), sources=["lsof"])
+    assert holders == [Holder(None, None, 501, "127.0.0.1", 5000, "lsof")]

@@ -9,7 +9,7 @@ import errno
 
 import pytest
 
-from _holding import MARKER, Holding
+from _holding import HOSTILE_ARGS, MARKER, Holding
 from _support import MODES, installed, patched, probe
 from portfix._gate import decide_features, read_versions
 from portfix._versions import matches
@@ -97,3 +97,36 @@ def test_the_features_follow_the_table():
     assert FEATURES["port-in-use-reloader"] == matches(wz, ">=0.11,<2.1")
     # D11 etc. are decided by the same gate: the patched server is the one that diagnoses.
     assert not FEATURES["port-in-use"] or patched("D9") or patched("D7") or patched("D5") or patched("D11")
+
+
+SERVE = """
+portfix.serve(lambda environ, start_response: [], host="127.0.0.1", port=PORT)
+"""
+
+
+def _hostile_entries():
+    names = ["portfix.serve"]  # every release
+    if FEATURES["port-in-use"]:  # the patched servers
+        names.extend(["app.run", "make_server"] if installed("flask") else ["make_server"])
+    return names
+
+
+@pytest.mark.parametrize("entry", _hostile_entries())
+def test_a_holders_escape_sequences_reach_the_message_escaped(tmp_path, entry):
+    """The holder's argv retitles the terminal, erases the line and forges a "To fix" line: all shown escaped."""
+    code = SERVE if entry == "portfix.serve" else ENTRIES[entry]
+    with Holding(tmp_path, "127.0.0.1", extra=HOSTILE_ARGS) as (holder, port):
+        body = "\n".join("    " + line for line in code.replace("PORT", str(port)).strip().splitlines())
+        for _ in range(3):  # the lookup's 0.2 s may be taken by a loaded runner: see test_busy_port
+            result = probe(CATCH.format(body=body), disabled=False)
+            if "pid %d" % holder.pid in result["message"]:
+                break
+    assert result["type"] == "PortInUseError", result
+    lines = result["message"].split("\n")
+    print("\n" + "\n".join(lines))
+    assert [line for line in lines if not line.isprintable()] == []  # no ESC, BEL, CR
+    assert len(lines) == 3  # the forged line is not one
+    assert lines[1].startswith("  held by pid %d: " % holder.pid)
+    assert "\\x1b]0;portfix-owned\\x07" in lines[1] and "\\r\\x1b[2K" in lines[1]
+    assert "\\n  To fix: run curl" in lines[1]
+    assert lines[2].startswith("  To fix: stop pid %d;" % holder.pid)

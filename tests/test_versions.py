@@ -85,3 +85,85 @@ def test_the_dist_info_shortcut_agrees_with_importlib_metadata():
             assert shortcut is None, folders
         checked += 1
     assert checked >= 1
+
+
+# A child that puts argv[1] first on sys.path, then reads the version of
+# distribution argv[2] (module argv[3]) as portfix does, and what the gate
+# makes of it.
+READ_IN_CHILD = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from portfix._versions import UnknownVersion, installed_version, matches
+module = __import__(sys.argv[3])
+try:
+    version = installed_version(sys.argv[2], sys.argv[3])
+    matches(version, ">=0")
+    result = {"version": version}
+except UnknownVersion as exc:
+    result = {"unknown": str(exc)}
+result["from"] = module.__file__
+print("RESULT " + json.dumps(result))
+"""
+
+
+def read_in_child(path, distribution, module_name):
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", READ_IN_CHILD, str(path), distribution, module_name],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60,
+                          env=dict(__import__("os").environ, PORTFIX_DISABLE="1"))
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, done.stderr
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def metadata_reader():
+    try:
+        from importlib import metadata
+    except ImportError:
+        metadata = pytest.importorskip("importlib_metadata")  # the 3.6 backport; pytest < 7.1 needs it there
+    return metadata
+
+
+def test_a_dist_info_name_that_does_not_parse_falls_back_to_the_metadata(tmp_path):
+    """A real package without __version__ next to a dist-info folder whose name is no version."""
+    metadata_reader()
+    (tmp_path / "portfix_probe").mkdir()
+    (tmp_path / "portfix_probe" / "__init__.py").write_text("")
+    info = tmp_path / "portfix_probe-1.0.2.bad.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: portfix-probe\nVersion: 1.0.2\n")
+    (info / "RECORD").write_text("")
+    result = read_in_child(tmp_path, "portfix_probe", "portfix_probe")
+    assert result["from"].startswith(str(tmp_path))
+    assert result == dict(result, version="1.0.2"), result  # not "1.0.2.bad", not unknown
+
+
+@pytest.mark.parametrize("distribution", ["flask", "werkzeug"])
+def test_an_installed_distribution_with_a_renamed_dist_info_keeps_its_version(tmp_path, distribution):
+    """The installed package and its dist-info copied next to each other, the folder renamed."""
+    import importlib
+    import os
+    import shutil
+
+    metadata = metadata_reader()
+    try:
+        module = importlib.import_module(distribution)
+    except ImportError:
+        pytest.skip("%s is not installed in this cell" % distribution)
+    package = module.__path__[0]
+    site = os.path.dirname(package)
+    folders = [e for e in os.listdir(site) if e.lower().startswith(distribution + "-") and e.endswith(".dist-info")]
+    if len(folders) != 1:  # Werkzeug 0.9.6 has no wheel: its sdist installs an egg-info
+        pytest.skip("%s is installed without one dist-info folder: %s" % (distribution, folders))
+    (folder,) = folders
+    expected = metadata.version(distribution)
+    shutil.copytree(package, str(tmp_path / os.path.basename(package)))
+    shutil.copytree(os.path.join(site, folder), str(tmp_path / ("%s-%s.orig.dist-info" % (distribution, expected))))
+    result = read_in_child(tmp_path, distribution, distribution)
+    assert result["from"].startswith(str(tmp_path))
+    # Where the module has its own __version__ the folder is never read; where
+    # it has none (Flask/Werkzeug 3.x, Werkzeug 0.15-0.16), the metadata answers.
+    assert result == dict(result, version=expected), result

@@ -7,7 +7,7 @@ import os
 import sys
 
 from ._defects import DEFECTS, EXCLUSIVE_BIND_ENV, FEATURES, PORT_FILE_ENV
-from ._gate import decide, decide_features, read_versions
+from ._gate import decide, decide_features, read_socket_options, read_versions
 from ._record import Record
 from ._registry import Registry
 from ._targets import TARGETS
@@ -103,6 +103,18 @@ def _switches(exclusive_bind):
     return on
 
 
+def _features(exclusive_bind):
+    """The features' decisions for the switches that are on and this platform's socket options.
+
+    The options are read from the socket module portfix binds with, each
+    time: where ``SO_EXCLUSIVEADDRUSE`` does not exist, the exclusive bind is
+    not installed, whatever asked for it.
+    """
+    from . import _bind  # small; imported here so that `import portfix` does not need it
+
+    return decide_features(_versions(), _switches(exclusive_bind), read_socket_options(_bind.socket))
+
+
 def _active_by_target(decisions):
     active = collections.OrderedDict()
     for decision in decisions:
@@ -123,7 +135,9 @@ def apply(exclusive_bind=None):
         exclusive_bind (bool or None): True to bind listening sockets with
             ``SO_EXCLUSIVEADDRUSE`` on Windows (pallets/werkzeug#1597 declined
             it upstream); None (default) reads ``PORTFIX_EXCLUSIVE_BIND``
-            (``1``/``true``/``yes``/``on``).
+            (``1``/``true``/``yes``/``on``).  Where the socket module has no
+            ``SO_EXCLUSIVEADDRUSE`` (everywhere but Windows) nothing is
+            installed, and ``status()`` says so.
 
     Idempotent and thread-safe; ``import portfix`` calls it.  Never raises
     because of a patching problem: a target that cannot be patched (missing,
@@ -155,7 +169,7 @@ def _apply(exclusive_bind=None):
             return
         if exclusive_bind is not None:
             _state["exclusive_bind"] = bool(exclusive_bind)
-        _state["features"] = decide_features(_versions(), _switches(_state["exclusive_bind"]))
+        _state["features"] = _features(_state["exclusive_bind"])
         by_target = _active_by_target(decisions + _state["features"])
         # A target patched only for a feature that is now off goes back.
         for name, problem in _registry.revert(set(_registry.applied_names()) - set(by_target)):
@@ -232,7 +246,7 @@ def status():
             decisions = decide(_versions())
         features = _state["features"]
         if features is None:
-            features = decide_features(_versions(), _switches(_state["exclusive_bind"]))
+            features = _features(_state["exclusive_bind"])
         by_id = dict((d.defect.id, d) for d in decisions + features)
         records = []
         for defect in DEFECTS + FEATURES:
@@ -277,7 +291,7 @@ def feature_on(feature_id):
     """
     features = _state["features"]
     if features is None:
-        features = decide_features(_versions(), _switches(_state["exclusive_bind"]))
+        features = _features(_state["exclusive_bind"])
     return any(d.defect.id == feature_id and d.applies for d in features)
 
 

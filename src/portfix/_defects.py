@@ -103,13 +103,20 @@ NO_OP_FROM = {"flask": "2.0", "werkzeug": "2.1"}
 MODULES = {"flask": "flask", "werkzeug": "werkzeug"}
 
 # Behaviours portfix adds rather than repairs: the same shape as a defect, but
-# `affected` is where the feature is installed and `enabled_by` names what
-# turns it on (None: always on, like a defect's patch; an environment variable
-# or an apply() argument otherwise).  The gate reads both tables.
+# `affected` is where the feature is installed, `enabled_by` names what turns
+# it on (None: always on, like a defect's patch; an environment variable or an
+# apply() argument otherwise), and `needs` names the socket option it cannot
+# work without and where that option exists (None: none needed).  The gate
+# reads both tables; it is told which options the platform has.
 class Feature(Record):
-    """One feature: id, targets, distribution, affected (where installed), upstream, enabled_by, summary."""
+    """One feature: id, targets, distribution, affected (where installed), upstream, enabled_by, summary, needs.
 
-    __slots__ = ("id", "targets", "distribution", "affected", "upstream", "enabled_by", "summary")
+    needs (tuple of str or None): ``(socket option name, where it exists)``,
+    e.g. ``("SO_EXCLUSIVEADDRUSE", "Windows")``; where the ``socket`` module
+    has no such name, the feature is not installed.
+    """
+
+    __slots__ = ("id", "targets", "distribution", "affected", "upstream", "enabled_by", "summary", "needs")
 
 PORT_FILE_ENV = "PORTFIX_PORT_FILE"
 EXCLUSIVE_BIND_ENV = "PORTFIX_EXCLUSIVE_BIND"
@@ -119,29 +126,32 @@ FEATURES = (
         "port-in-use", (SERVER_INIT,), "werkzeug", "<2.1",
         "the raw traceback of pallets/flask#2926; Werkzeug >= 2.1 prints its own hint "
         "and exits (pallets/werkzeug#2687, #2866)", None,
-        "EADDRINUSE raises portfix.PortInUseError naming the holder and the remedies",
+        "EADDRINUSE raises portfix.PortInUseError naming the holder and the remedies", None,
     ),
     Feature(
         "port-in-use-reloader", (RUN_SIMPLE,), "werkzeug", ">=0.11,<2.1",
         "from 0.11 the reloader parent binds in run_simple itself (WERKZEUG_SERVER_FD)", None,
-        "the same error when the reloader parent's bind fails",
+        "the same error when the reloader parent's bind fails", None,
     ),
     Feature(
         "port-file", (SERVER_INIT, RUN_SIMPLE), "werkzeug", ">=0.9",
         "no release tells other processes the bound port (uvicorn#761, pallets/flask#4205)",
         PORT_FILE_ENV,
         "the process's first dev server claims $PORTFIX_PORT_FILE before it binds, writes the "
-        "bound port there once listening, and removes it when it closes",
+        "bound port there once listening, and removes it when it closes", None,
     ),
     Feature(
         "port-file-reloader", (RUN_WITH_RELOADER,), "werkzeug", ">=0.11,<2.1",
         "from 0.11 to 2.0 the reloader parent binds in run_simple and builds no server", PORT_FILE_ENV,
-        "the reloader parent publishes the port file once, for the socket it passes to its workers",
+        "the reloader parent publishes the port file once, for the socket it passes to its workers", None,
     ),
     Feature(
         "exclusive-bind", (SERVER_INIT,), "werkzeug", ">=0.9",
         "SO_REUSEADDR lets a second server bind the same port on Windows; "
         "declined upstream (pallets/werkzeug#1597)", EXCLUSIVE_BIND_ENV,
         "Windows: listening sockets use SO_EXCLUSIVEADDRUSE instead of SO_REUSEADDR",
+        # The option exists only in Winsock: on POSIX, SO_REUSEADDR never lets
+        # two sockets listen on one port, so there is nothing to install.
+        ("SO_EXCLUSIVEADDRUSE", "Windows"),
     ),
 )

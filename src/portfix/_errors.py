@@ -25,6 +25,8 @@ import logging
 import os
 import sys
 
+from ._text import escape
+
 
 def _find_holders(host, port):
     # Imported when a bind failed, not when portfix is: it is never needed otherwise.
@@ -151,8 +153,11 @@ def is_address_in_use(exc, platform=None):
 
 
 def _endpoint(host, port):
+    # The host is the caller's, an address may be lsof's or ss's text:
+    # escaped like everything else from outside that reaches the message.
     if not host or host == "*":
         return "*:%s" % (port,)
+    host = escape(host) if isinstance(host, str) else escape(repr(host))
     if ":" in host and not host.startswith("["):
         return "[%s]:%s" % (host, port)
     return "%s:%s" % (host, port)
@@ -163,12 +168,19 @@ def _user(uid):
     try:
         import pwd  # not on Windows
 
-        return "uid %d (%s)" % (uid, pwd.getpwuid(uid).pw_name)
+        return "uid %d (%s)" % (uid, escape(pwd.getpwuid(uid).pw_name))
     except (ImportError, KeyError, OverflowError, TypeError):
         return "uid %s" % (uid,)
 
 
-def _shorten(cmdline):
+def _shown(cmdline):
+    """*cmdline* as the message shows it: escaped (``_text.escape``), then shortened.
+
+    A command line is another process's text: printed raw, an escape
+    sequence in an argument could retitle the terminal, erase lines, or a
+    newline forge a "To fix:" line under portfix's name.
+    """
+    cmdline = escape(cmdline)
     if len(cmdline) <= _MAX_CMDLINE:
         return cmdline
     return cmdline[: _MAX_CMDLINE - 3] + "..."
@@ -191,7 +203,7 @@ def _holder_lines(holders, euid):
     for _, holder, addresses in groups[:_MAX_LISTED]:
         where = "on " + ", ".join(addresses)
         if holder.pid is not None:
-            command = _shorten(holder.cmdline) if holder.cmdline else "command line not readable"
+            command = _shown(holder.cmdline) if holder.cmdline else "command line not readable"
             itself = " (this process)" if holder.pid == os.getpid() else ""
             lines.append("held by pid %d%s: %s (%s)" % (holder.pid, itself, command, where))
         elif holder.uid is None:

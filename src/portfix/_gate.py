@@ -1,7 +1,8 @@
 """The gate: installed versions in, the defects that apply out.  No side effects.
 
-``decide`` is a pure function of the versions it is given; ``read_versions``
-is the only place that looks at the environment.
+``decide`` and ``decide_features`` are pure functions of what they are
+given; ``read_versions`` and ``read_socket_options`` are the only places that
+look at the environment.
 """
 
 from ._defects import DEFECTS, FEATURES, MODULES, NO_OP_FROM, SUPPORTED
@@ -34,6 +35,20 @@ def read_versions():
     return versions
 
 
+def read_socket_options(socket_module):
+    """Return the names of the socket options ``FEATURES`` need that *socket_module* has.
+
+    Args:
+        socket_module (module): the ``socket`` module portfix binds with
+            (``_bind.socket``; tests put a simulated Windows layer there).
+
+    Returns:
+        frozenset of str: e.g. ``{"SO_EXCLUSIVEADDRUSE"}`` on Windows, empty
+        on Linux and macOS.
+    """
+    return frozenset(f.needs[0] for f in FEATURES if f.needs is not None and hasattr(socket_module, f.needs[0]))
+
+
 def _unknown(distribution, error):
     return "%s version unknown (%s): left alone" % (distribution, error)
 
@@ -51,13 +66,16 @@ def decide(versions):
     return [_decide(defect, versions, _reason_not_to_patch) for defect in DEFECTS]
 
 
-def decide_features(versions, switches):
+def decide_features(versions, switches, options=frozenset()):
     """Tell, for every feature in the table, whether it is installed.
 
     Args:
         versions (dict): as returned by ``read_versions``.
         switches (set of str): the ``enabled_by`` names that are on, e.g.
             ``{"PORTFIX_PORT_FILE"}``.
+        options (set of str): the socket options this platform has, as
+            ``read_socket_options`` gives them; a feature whose ``needs``
+            names another is off, whatever the switches say (default: none).
 
     Returns:
         list of Decision: one per feature, in table order.  The no-op policy
@@ -66,6 +84,8 @@ def decide_features(versions, switches):
 
     def reason_not_to_install(feature, installed):
         reason = _reason_unsupported(feature, installed)
+        if reason is None and feature.needs is not None and feature.needs[0] not in options:
+            reason = "off: %s exists only on %s" % feature.needs
         if reason is None and feature.enabled_by is not None and feature.enabled_by not in switches:
             reason = "off: enabled by %s" % feature.enabled_by
         return reason

@@ -15,7 +15,9 @@ that can answer at all gives the answer, even an empty one:
 
 The lookup never raises and never runs longer than its *timeout*: it is
 called while reporting a failed bind, where a second error or a hang would
-hide the first one.
+hide the first one.  It never names a process it could not confirm at its
+end: sockets and processes come and go while it reads (``_from_proc``,
+``_confirmed``).
 """
 
 import collections
@@ -37,10 +39,13 @@ Fields:
     pid (int or None): None when the socket is visible but its process is
         not (another user's process, without root).
     cmdline (str or None): the command line, its arguments quoted as a
-        POSIX shell would need them (``shlex.quote``), so that it can be
-        printed as it is.  ``lsof`` and ``ss`` give only the program name
-        when the full command line cannot be read.  None with no pid, or
-        when it cannot be read (a zombie, a kernel thread).
+        POSIX shell would need them (``shlex.quote``).  It is the other
+        process's raw text, for code to use: it can hold any character,
+        escape sequences and newlines too, so pass it through
+        ``portfix._text.escape()`` before it reaches a terminal or a
+        message (``PortInUseError`` does).  ``lsof`` and ``ss`` give only
+        the program name when the full command line cannot be read.  None
+        with no pid, or when it cannot be read (a zombie, a kernel thread).
     uid (int or None): the owner of the socket; None when the source does
         not tell.
     address (str): the local address listened on, e.g. ``"127.0.0.1"``,
@@ -56,6 +61,8 @@ DEFAULT_TIMEOUT = 0.2  # seconds; a failed bind must be reported promptly
 _LISTEN = "0A"  # TCP_LISTEN in include/net/tcp_states.h, as /proc/net/tcp prints it
 _LISTENING_SECTION = (_LISTEN, "03")  # and TCP_SYN_RECV, see _listening_rows
 _READ_SIZE = 65536  # bytes per read of /proc/net/tcp; the deadline is checked between reads
+_CONFIRM_SHARE = 0.25  # of the time left, kept for confirming what the scan found (see _from_proc)
+_PASSES = 3  # lookups of listeners that appeared meanwhile, at most (see _from_proc)
 _LOCALHOST = frozenset([socket.inet_aton("127.0.0.1"), b"\0" * 15 + b"\1"])
 _ANY4 = b"\0" * 4
 _ANY6 = b"\0" * 16
@@ -238,6 +245,15 @@ def _remaining(deadline):
 def _listening_rows(path, deadline):
     """The rows of a /proc/net/tcp table up to the end of its listening section, split.
 
+    ``_read_listening`` without the flag that says whether the read ended
+    at the deadline.
+    """
+    return _read_listening(path, deadline)[0]
+
+
+def _read_listening(path, deadline):
+    """The rows of a /proc/net/tcp table up to the end of its listening section, split.
+
     The kernel lists the listening hash before the established one
     (``tcp_get_idx()`` in net/ipv4/tcp_ipv4.c, for tcp6 too), so the first
     row in another state ends the listeners; kernels before 4.4 list
@@ -251,7 +267,13 @@ def _listening_rows(path, deadline):
     closed between two reads shifts a row across the page boundary
     (measured: 183 of 795 reads of a 200-listener tcp6 table repeated a row
     while two threads bound and closed listeners).  Rows are kept once per
-    socket inode; inode 0 (no socket any more) rows are all kept.
+    socket inode; inode 0 (no socket any more) rows are all kept.  For the
+    same reason a row can be missed, and every row is only true at the
+    moment its page was read: _from_proc confirms what it reports.
+
+    Returns:
+        (list of list of str, bool): the rows, and True when the listening
+        section was read to its end (False: the deadline cut it short).
 
     Raises:
         OSError: the table cannot be read.
@@ -274,33 +296,45 @@ def _listening_rows(path, deadline):
                     first = False
                     continue
                 if len(fields) > 3 and fields[3] not in _LISTENING_SECTION:
-                    return rows
+                    return rows, True
                 if len(fields) > 9 and fields[9] != "0":
                     if fields[9] in seen:
                         continue
                     seen.add(fields[9])
                 rows.append(fields)
             if not chunk:
-                return rows
+                return rows, True
             if time.monotonic() >= deadline:
                 _log.debug("portfix: holder lookup ran out of time reading %s", path)
-                return rows
+                return rows, False
     finally:
         os.close(fd)
 
 
 def _proc_listeners(proc, port, wanted, deadline):
-    """Rows of /proc/net/tcp{,6} listening on *port*: (address text, uid, inode)."""
+    """The sockets of /proc/net/tcp{,6} listening on *port* where *wanted* conflicts.
+
+    Returns:
+        (list, bool): ``(inode, address text, uid)`` per listening socket,
+        in table order, once per inode (inode ``"0"``, a socket without an
+        inode, each time); and True when both tables were read to the end
+        of their listening sections.
+
+    Raises:
+        _Unavailable: neither table can be read.
+    """
     suffix = ":%04X" % port
     listeners = []
     readable = False
+    complete = True
     for table in ("tcp", "tcp6"):
         try:
-            rows = _listening_rows(os.path.join(proc, "net", table), deadline)
+            rows, whole = _read_listening(os.path.join(proc, "net", table), deadline)
         except OSError as exc:
             _log.debug("portfix: cannot read %s: %s", table, exc)
             continue
         readable = True
+        complete = complete and whole
         for fields in rows:
             # sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
             if len(fields) < 10 or fields[3] != _LISTEN or not fields[1].endswith(suffix):
@@ -312,14 +346,18 @@ def _proc_listeners(proc, port, wanted, deadline):
                 _log.debug("portfix: skipped a malformed %s row: %r", table, fields)
                 continue
             if _conflicts(wanted, packed):
-                listeners.append((_address_text(packed), uid, fields[9]))
+                listeners.append((fields[9], _address_text(packed), uid))
     if not readable:
         raise _Unavailable("no %s/net/tcp" % proc)
-    return listeners
+    return listeners, complete
 
 
 def _pids_by_inode(proc, inodes, deadline):
-    """Map each socket inode in *inodes* to the pids that have it open.
+    """Map each socket inode in *inodes* to the processes that have it open.
+
+    Returns:
+        dict: inode -> list of ``(pid, fd link path)``, one per process (the
+        first of its fds found), for the inodes found.
 
     Processes whose fd directory cannot be read (another user's, without
     root) or that exit meanwhile are skipped; at the deadline, what was
@@ -353,24 +391,83 @@ def _pids_by_inode(proc, inodes, deadline):
             if time.monotonic() >= deadline:  # per fd: a clock read costs far less than a readlink
                 _log.debug("portfix: holder lookup ran out of time in the fd scan at pid %d", pid)
                 return found
+            path = os.path.join(fd_dir, fd)
             try:
-                link = os.readlink(os.path.join(fd_dir, fd))
+                link = os.readlink(path)
             except OSError:
                 continue
             inode = links.get(link)
-            if inode is not None and pid not in found.setdefault(inode, []):
-                found[inode].append(pid)
+            if inode is not None:
+                owners = found.setdefault(inode, [])
+                if all(owner != pid for owner, _ in owners):
+                    owners.append((pid, path))
     return found
 
 
+def _still_open(path, inode):
+    """Whether the fd link *path* still names socket *inode*."""
+    try:
+        return os.readlink(path) == "socket:[%s]" % inode
+    except OSError:  # the fd was closed, or the process exited
+        return False
+
+
 def _from_proc(port, wanted, proc, deadline):
-    listeners = _proc_listeners(proc, port, wanted, deadline)
-    pids = _pids_by_inode(proc, [inode for _, _, inode in listeners], deadline)
+    """Holders from /proc, each one confirmed at the end of the lookup.
+
+    What the tables and fd directories say is only true at the moment each
+    was read, and a lookup takes milliseconds while sockets come and go:
+    a listener read at the start may stop listening while its process keeps
+    the socket open (``shutdown()``), and another process bind the port;
+    a process forked by a holder has the socket until it execs, and its
+    command line read after the exec is another program's; a pid that
+    exits can be reused (``pid_max`` is 32768 on many systems).  So after
+    the scan, for every process found: its command line is read, then its
+    fd is read again and must still be that socket; then the tables are
+    read again and the socket must still listen on the port.  What fails
+    is dropped: a socket no longer listening is not reported, a process
+    that no longer has it is not named (the socket, still listening, is
+    reported with ``pid=None`` when no process is left).  When the second
+    read shows listeners the first did not (the port was bound again),
+    they are looked up in the same way, a few times at most.  A quarter of
+    the time left is kept for these checks.
+    """
+    scan_deadline = time.monotonic() + max(0.0, deadline - time.monotonic()) * (1 - _CONFIRM_SHARE)
+    listeners, _ = _proc_listeners(proc, port, wanted, scan_deadline)
+    owners = {}  # inode -> [(pid, fd link path)] still confirmed; [] when looked up and not found
+    cmdlines = {}
+    for _ in range(_PASSES):
+        new = [inode for inode, _, _ in listeners if inode != "0" and inode not in owners]
+        if new:
+            found = _pids_by_inode(proc, new, scan_deadline)
+            for inode in new:
+                owners[inode] = found.get(inode, [])
+        for inode, processes in owners.items():
+            kept = []
+            for pid, path in processes:
+                # The command line first, the fd after: a process kept here
+                # had the socket open after its command line was read.
+                cmdlines[pid] = _read_cmdline(proc, pid)
+                if _still_open(path, inode):
+                    kept.append((pid, path))
+            owners[inode] = kept
+        again, complete = _proc_listeners(proc, port, wanted, deadline)
+        before = set(inode for inode, _, _ in listeners)
+        now = set(inode for inode, _, _ in again)
+        if not complete:
+            # Cut short by the deadline: a socket not reached is not known
+            # to be gone, nor its process to hold it.
+            for inode, address, uid in listeners:
+                if inode not in now:
+                    again.append((inode, address, uid))
+                    owners[inode] = []
+        listeners = again
+        if now <= before or not complete or time.monotonic() >= scan_deadline:
+            break
     holders = []
-    for address, uid, inode in listeners:
-        for pid in pids.get(inode) or [None]:
-            cmdline = None if pid is None else _read_cmdline(proc, pid)
-            holders.append(Holder(pid, cmdline, uid, address, port, "proc"))
+    for inode, address, uid in listeners:
+        for pid, _ in owners.get(inode) or [(None, None)]:
+            holders.append(Holder(pid, None if pid is None else cmdlines.get(pid), uid, address, port, "proc"))
     return holders
 
 
@@ -382,23 +479,32 @@ def _from_psutil(port, wanted, proc, deadline):
         import psutil
     except ImportError:
         raise _Unavailable("psutil is not installed") from None
-    holders = []
-    # Raises AccessDenied on macOS without root: the next source is asked.
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.status != psutil.CONN_LISTEN or not conn.laddr or conn.laddr[1] != port:
-            continue
-        if not _conflicts(wanted, _packed(conn.laddr[0])):
-            continue
-        uid = cmdline = None
-        if conn.pid is not None and time.monotonic() < deadline:
+
+    def listing(pids):
+        found = []  # (pid, None, None, address)
+        # Raises AccessDenied on macOS without root: the next source is asked.
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status != psutil.CONN_LISTEN or not conn.laddr or conn.laddr[1] != port:
+                continue
+            if _conflicts(wanted, _packed(conn.laddr[0])):
+                found.append((conn.pid, None, None, conn.laddr[0]))
+        return found
+
+    found = []
+    details = {}  # pid -> (command line, uid)
+    for pid, _, _, address in listing(None):
+        if pid is not None and pid not in details and time.monotonic() < deadline:
+            cmdline = uid = None
             try:
-                process = psutil.Process(conn.pid)
+                process = psutil.Process(pid)
                 cmdline = _join_cmdline(process.cmdline())
                 uid = process.uids().real  # no uids() on Windows
             except Exception as exc:
-                _log.debug("portfix: psutil on pid %s: %r", conn.pid, exc)
-        holders.append(Holder(conn.pid, cmdline, uid, conn.laddr[0], port, "psutil"))
-    return holders
+                _log.debug("portfix: psutil on pid %s: %r", pid, exc)
+            details[pid] = (cmdline, uid)
+        cmdline, uid = details.get(pid, (None, None))
+        found.append((pid, cmdline, uid, address))
+    return _confirmed(found, {}, listing, deadline, port, "psutil")
 
 
 # --- sources 3 and 4: lsof, ss -----------------------------------------------
@@ -455,24 +561,30 @@ def _ps_cmdlines(pids, proc, deadline):
 
 
 def _from_lsof(port, wanted, proc, deadline):
-    # -F: one field per line, keyed by its first character: p pid, c command,
-    # u uid, f fd, n name ("127.0.0.1:5000", "[::1]:5000", "*:5000").
-    output = _run(["lsof", "-nP", "+c", "0", "-iTCP:%d" % port, "-sTCP:LISTEN", "-Fpcufn"], deadline)
-    found = []  # (pid, command, uid, address)
-    pid = command = uid = None
-    for line in output.splitlines():
-        key, value = line[:1], line[1:]
-        if key == "p":
-            pid, command, uid = int(value), None, None
-        elif key == "c":
-            command = value
-        elif key == "u":
-            uid = int(value) if value.isdigit() else None
-        elif key == "n" and pid is not None:
-            address, packed, listen_port = _split_endpoint(value.partition("->")[0])
-            if listen_port == port and _conflicts(wanted, packed):
-                found.append((pid, command, uid, address))
-    return _with_cmdlines(found, port, proc, deadline, "lsof")
+    def listing(pids):
+        # -F: one field per line, keyed by its first character: p pid, c
+        # command, u uid, f fd, n name ("127.0.0.1:5000", "[::1]:5000",
+        # "*:5000").  With pids, -a: only those processes' sockets.
+        argv = ["lsof", "-nP", "+c", "0", "-iTCP:%d" % port, "-sTCP:LISTEN", "-Fpcufn"]
+        if pids is not None:
+            argv[1:1] = ["-a", "-p", ",".join(str(pid) for pid in pids)]
+        found = []  # (pid, command, uid, address)
+        pid = command = uid = None
+        for line in _run(argv, deadline).splitlines():
+            key, value = line[:1], line[1:]
+            if key == "p":
+                pid, command, uid = int(value), None, None
+            elif key == "c":
+                command = value
+            elif key == "u":
+                uid = int(value) if value.isdigit() else None
+            elif key == "n" and pid is not None:
+                address, packed, listen_port = _split_endpoint(value.partition("->")[0])
+                if listen_port == port and _conflicts(wanted, packed):
+                    found.append((pid, command, uid, address))
+        return found
+
+    return _with_cmdlines(listing(None), listing, port, proc, deadline, "lsof")
 
 
 _SS_PROCESS = re.compile(r'\("((?:[^"\\]|\\.)*)",pid=(\d+)')
@@ -480,37 +592,70 @@ _SS_UID = re.compile(r"\buid:(\d+)")
 
 
 def _from_ss(port, wanted, proc, deadline):
-    # -e adds "uid:N"; -p adds users:(("name",pid=N,fd=N),...) for the
-    # processes we may see.
-    output = _run(["ss", "-ltnpe", "sport", "=", ":%d" % port], deadline)
-    found = []
-    for line in output.splitlines():
-        fields = line.split()
-        if len(fields) < 5 or fields[0] != "LISTEN":
-            continue  # the header
-        address, packed, listen_port = _split_endpoint(fields[3])
-        if listen_port != port or not _conflicts(wanted, packed):
-            continue
-        uid_match = _SS_UID.search(line)
-        if uid_match:
-            uid = int(uid_match.group(1))
-        else:
-            # ss -e leaves out "uid:0" (it prints a uid only when it is not
-            # 0) but always prints "ino:"; without it, -e was not honoured.
-            uid = 0 if " ino:" in line else None
-        processes = _SS_PROCESS.findall(line) or [(None, None)]
-        for command, pid_text in processes:
-            found.append((int(pid_text) if pid_text else None, command, uid, address))
-    return _with_cmdlines(found, port, proc, deadline, "ss")
+    def listing(pids):
+        # -e adds "uid:N"; -p adds users:(("name",pid=N,fd=N),...) for the
+        # processes we may see.  *pids* is not used: ss filters by port only.
+        found = []
+        for line in _run(["ss", "-ltnpe", "sport", "=", ":%d" % port], deadline).splitlines():
+            fields = line.split()
+            if len(fields) < 5 or fields[0] != "LISTEN":
+                continue  # the header
+            address, packed, listen_port = _split_endpoint(fields[3])
+            if listen_port != port or not _conflicts(wanted, packed):
+                continue
+            uid_match = _SS_UID.search(line)
+            if uid_match:
+                uid = int(uid_match.group(1))
+            else:
+                # ss -e leaves out "uid:0" (it prints a uid only when it is
+                # not 0) but always prints "ino:"; without it, -e was not honoured.
+                uid = 0 if " ino:" in line else None
+            processes = _SS_PROCESS.findall(line) or [(None, None)]
+            for command, pid_text in processes:
+                found.append((int(pid_text) if pid_text else None, command, uid, address))
+        return found
+
+    return _with_cmdlines(listing(None), listing, port, proc, deadline, "ss")
 
 
-def _with_cmdlines(found, port, proc, deadline, source):
+def _with_cmdlines(found, listing, port, proc, deadline, source):
+    """Holders for *found* (``(pid, command, uid, address)`` tuples from
+    *listing*), with their full command lines, confirmed by *listing* again."""
     pids = sorted({pid for pid, _, _, _ in found if pid is not None})
     cmdlines = _ps_cmdlines(pids, proc, deadline) if pids else {}
-    return [
-        Holder(pid, cmdlines.get(pid, command) if pid is not None else None, uid, address, port, source)
-        for pid, command, uid, address in found
-    ]
+    return _confirmed(found, cmdlines, listing, deadline, port, source)
+
+
+def _confirmed(found, cmdlines, listing, deadline, port, source):
+    """Holders for *found*, each one confirmed by a second *listing*.
+
+    The command lines were read after *found* was listed, and a process
+    may have exited (its pid reused: ``pid_max`` is 32768 on many systems)
+    or exec'd another program meanwhile, and a listener may have closed.
+    ``listing(pids)`` (the pids found, or None for every process) is run
+    once more after the command lines were read: a process is named only
+    when it still listens on the same address then.  When the second
+    listing cannot be made in time, no process is named: each listener is
+    reported with its address and uid, ``pid=None``.
+
+    Args:
+        found (list): ``(pid, command, uid, address)`` from the first listing.
+        cmdlines (dict): pid -> full command line, replacing *command*.
+        listing (callable): ``listing(pids)`` -> the same kind of list.
+    """
+    pids = sorted({pid for pid, _, _, _ in found if pid is not None})
+    try:
+        again = set((pid, address) for pid, _, _, address in listing(pids or None)) if time.monotonic() < deadline else None
+    except _Unavailable as exc:
+        _log.debug("portfix: holder lookup: %s could not confirm: %s", source, exc)
+        again = None
+    holders = []
+    for pid, command, uid, address in found:
+        if again is None:
+            holders.append(Holder(None, None, uid, address, port, source))
+        elif (pid, address) in again:
+            holders.append(Holder(pid, cmdlines.get(pid, command) if pid is not None else None, uid, address, port, source))
+    return holders
 
 
 _SOURCE_FUNCTIONS = {"proc": _from_proc, "psutil": _from_psutil, "lsof": _from_lsof, "ss": _from_ss}

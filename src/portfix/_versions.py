@@ -94,7 +94,8 @@ def _metadata_version(distribution):
 
 def _dist_info_version(distribution, module):
     """The version in the name of the one ``<name>-<version>.dist-info`` folder
-    next to *module*'s package, or None (then importlib.metadata decides).
+    next to *module*'s package, or None (then importlib.metadata decides):
+    None too when that name is not a PEP 440 version.
 
     ``importlib.metadata.version()`` scans every entry of ``sys.path``: about
     3 ms for Flask and Werkzeug on Python 3.13, whose modules no longer
@@ -125,7 +126,26 @@ def _dist_info_version(distribution, module):
     found = [version for version in found if version[:1].isdigit() and "-" not in version]
     if len(found) != 1:  # stale copies, or none: ask importlib.metadata
         return None
+    if not _is_version(found[0]):
+        # A folder renamed or written by hand ("flask-1.0.2.old.dist-info"):
+        # its METADATA file, which importlib.metadata reads, may still be
+        # right, and a version that does not parse would make the gate call
+        # the distribution unknown and patch nothing.
+        return None
     return found[0]
+
+
+def _is_version(text):
+    """Whether *text* is a PEP 440 version: a plain release at no cost, else asked of packaging."""
+    if _release(text) is not None:
+        return True
+    from packaging.version import InvalidVersion, Version  # only for pre/post/dev/local versions
+
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
 
 
 _ASCII_DIGITS = frozenset("0123456789")
