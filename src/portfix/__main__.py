@@ -46,7 +46,7 @@ class Command(object):
 
 
 def _error(args, message):
-    print("%s %s: %s" % (PROG, args.command, message), file=sys.stderr)
+    print("%s %s: %s" % (PROG, args.name, message), file=sys.stderr)
 
 
 # --- argument types: a bad value is a usage error naming it ----------------
@@ -146,7 +146,7 @@ def _run_arguments(parser):
     parser.usage = "%s run [-h] [--port-file PATH] -- COMMAND [ARGS...]" % PROG
     parser.add_argument("--port-file", metavar="PATH",
                         help="set PORTFIX_PORT_FILE to PATH (made absolute): the dev server writes its port there")
-    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]",
+    parser.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]",
                         help="the command to run, after --")
 
 
@@ -155,7 +155,7 @@ def _run(args):
 
     from ._run import RunError, run
 
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not command:
         raise UsageError("no command given: portfix run [--port-file PATH] -- COMMAND [ARGS...]")
     if args.port_file is not None and not args.port_file.strip():
@@ -271,7 +271,7 @@ def build_parser():
             epilog=_examples(command.examples), formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         command.add_arguments(sub)
-        sub.set_defaults(handler=command.handler)
+        sub.set_defaults(handler=command.handler, name=command.name)
     return parser
 
 

@@ -11,7 +11,10 @@ mechanism ``ddtrace-run`` and ``opentelemetry-instrument`` use).  It:
    ``flask run`` imports flask before it imports the app, so the patches are
    in place before Flask <= 1.0's lazy loader thread can race the reloader's
    bind.
-2. runs the sitecustomize this Python would have run without portfix (the
+2. in a Werkzeug reloader worker (Linux), asks the kernel for SIGTERM when
+   the reloader parent dies, so that a parent killed by SIGHUP or SIGKILL
+   leaves no worker serving on;
+3. runs the sitecustomize this Python would have run without portfix (the
    next one on sys.path: the user's PYTHONPATH, site-packages, the
    distribution's), as ``sitecustomize``.  Its errors are reported by
    ``site`` exactly as they would be without portfix.
@@ -101,12 +104,37 @@ class _Watcher(object):
             _warn("cannot import portfix: %s: %s" % (type(exc).__name__, str(exc).replace("\n", " ")))
 
 
+def _die_with_the_reloader():
+    """In a Werkzeug reloader worker on Linux: get SIGTERM when the reloader parent dies.
+
+    Werkzeug stops its worker when the parent gets SIGINT or SIGTERM, but a
+    parent killed by SIGHUP or SIGKILL leaves it serving on, orphaned, with
+    the port.  A worker is a process whose environment has
+    WERKZEUG_RUN_MAIN=true and whose parent's has not (the app's own
+    subprocesses inherit it from the worker: they are left alone).
+    """
+    parent = os.getppid()
+    try:
+        with open("/proc/%d/environ" % parent, "rb") as f:
+            if b"\0WERKZEUG_RUN_MAIN=true\0" in b"\0" + f.read():
+                return
+    except (IOError, OSError):
+        return
+    import ctypes
+
+    pr_set_pdeathsig, sigterm = 1, 15  # <linux/prctl.h>, Linux's SIGTERM
+    if ctypes.CDLL(None).prctl(pr_set_pdeathsig, sigterm) == 0 and os.getppid() != parent:
+        os.kill(os.getpid(), sigterm)  # the parent died before prctl: as if it had fired
+
+
 def _watch():
     if os.environ.get("PORTFIX_DISABLE", "").strip().lower() not in _ENABLED_VALUES:
         return
     if sys.version_info < (3, 6):
         _warn("portfix needs Python 3.6 or newer")
         return
+    if os.environ.get("WERKZEUG_RUN_MAIN") == "true" and sys.platform.startswith("linux"):
+        _die_with_the_reloader()
     watcher = _Watcher()
     sys.meta_path.insert(0, watcher)
     if any(name in sys.modules for name in _WATCHED):  # imported already (e.g. by a .pth file)
