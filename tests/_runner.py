@@ -69,6 +69,16 @@ def portfix_run(args, env=None, cwd=None, python=None):
     return Child(["-m", "portfix", "run"] + list(args), env=environ, cwd=cwd, python=python)
 
 
+def finish(child, timeout=START_TIMEOUT):
+    """Wait for *child* to exit; return its exit code and every line of its output.
+
+    ``Child.stop()`` joins the reader thread, so no line is still on its way.
+    """
+    code = child.wait_exit(timeout)
+    child.stop()
+    return code, child.output().splitlines()
+
+
 def wait_port_file(child, path, timeout=START_TIMEOUT):
     """The port in *path* once it is there; raises AssertionError naming the child's output."""
     deadline = time.monotonic() + timeout

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from _runner import FLASK, START_TIMEOUT, alive, portfix_run, wait_port_file, write_app
+from _runner import FLASK, START_TIMEOUT, alive, finish, portfix_run, wait_port_file, write_app
 from _support import held_ephemeral_port, http_get, installed, wait_running_on
 from portfix._process import Child
 from portfix._versions import matches
@@ -94,8 +94,8 @@ def test_a_busy_port_gives_port_in_use_error(tmp_path, reload):
     port = busy.getsockname()[1]
     try:
         with flask_run(tmp_path, port, reload) as child:
-            code = child.wait_exit(START_TIMEOUT)
-            output = child.output()
+            code, lines = finish(child)
+            output = "\n".join(lines)
     finally:
         busy.close()
     assert code == 1, output

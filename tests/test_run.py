@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from _runner import (BOOT, PORTFIX_PARENT, START_TIMEOUT, alive, portfix_run, wait_port_file,
+from _runner import (BOOT, PORTFIX_PARENT, START_TIMEOUT, alive, finish, portfix_run, wait_port_file,
                      write_app)
 from _support import GATE, RESULT, http_get, installed, wait_running_on
 from portfix._process import Child
@@ -78,10 +78,9 @@ def test_portfix_disable_keeps_portfix_out():
     program = "import sys, werkzeug; print('RESULT %s' % ('portfix' in sys.modules))"
     with portfix_run(["--", sys.executable, "-c", program], env={"PORTFIX_DISABLE": "1"}) as child:
         loaded = child.wait_for(RESULT, START_TIMEOUT).group(1)
-        assert child.wait_exit(START_TIMEOUT) == 0
-        output = child.output()
-    assert loaded == "False"
-    assert "portfix run: PORTFIX_DISABLE is set: the command runs without portfix" in output
+        code, lines = finish(child)
+    assert (loaded, code) == ("False", 0)
+    assert "portfix run: PORTFIX_DISABLE is set: the command runs without portfix" in lines
 
 
 # --- apps that do not import portfix ------------------------------------------------
@@ -235,8 +234,7 @@ WARNING = re.compile(r"^portfix: not active in this Python \(.*\): (.*); it runs
 def test_python_2_runs_on_with_one_warning():
     with _runner_without_pythonpath(["--", _python2(), "-c", "import sys; print('ran ' + sys.version[:3])"],
                                     env={"PYTHONPATH": None, "PORTFIX_DISABLE": None}) as child:
-        code = child.wait_exit(START_TIMEOUT)
-        lines = child.output().splitlines()
+        code, lines = finish(child)
     assert code == 0
     assert "ran 2.7" in lines
     warnings = [line for line in lines if line.startswith("portfix")]
@@ -255,8 +253,7 @@ def test_a_python_without_portfix_runs_on_with_one_warning(tmp_path):
     program = "import sys, werkzeug; print('ran with portfix=%s' % ('portfix' in sys.modules))"
     with _runner_without_pythonpath(["--", base, "-c", program],
                                     env={"PYTHONPATH": str(packages), "PORTFIX_DISABLE": None}) as child:
-        code = child.wait_exit(START_TIMEOUT)
-        lines = child.output().splitlines()
+        code, lines = finish(child)
     assert code == 0
     assert "ran with portfix=False" in lines
     warnings = [line for line in lines if line.startswith("portfix")]
@@ -326,8 +323,7 @@ def test_signals_reach_the_command(signum):
     with portfix_run(["--", sys.executable, "-c", SIGNALLED, "handle"]) as child:
         pid = int(child.wait_for(READY, START_TIMEOUT).group(1))
         os.kill(child.pid, signum)
-        code = child.wait_exit(START_TIMEOUT)
-        lines = child.output().splitlines()
+        code, lines = finish(child)
     assert pid == child.pid  # the command is the process that was started: nothing to forward
     assert "GOT %d" % signum in lines and code == 40 + signum
     assert not alive(pid)

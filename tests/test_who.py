@@ -164,6 +164,7 @@ def test_another_users_listener_seen_by_an_unprivileged_user(tmp_path):
     with Holding(tmp_path, "127.0.0.1") as (_, port):
         with Child(["-c", ask, SRC, str(port)], python=unprivileged_python()) as asker:
             code = asker.wait_exit(START_TIMEOUT)
+            asker.stop()  # joins the reader: every line is in
             lines = asker.output().splitlines()
     assert code == 0, lines
     assert re.split(r"\s{2,}", lines[1], maxsplit=3) == [
