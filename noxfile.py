@@ -50,7 +50,7 @@ def _wheel():
     """portfix's wheel, built with the interpreter running nox when missing or
     older than a source file (so a later run never tests a stale build)."""
     found = glob.glob(os.path.join(DIST, "portfix-*.whl"))
-    sources = glob.glob(os.path.join(ROOT, "src", "portfix", "*")) + [os.path.join(ROOT, "setup.cfg")]
+    sources = glob.glob(os.path.join(ROOT, "src", "portfix", "**", "*"), recursive=True) + [os.path.join(ROOT, "setup.cfg")]
     newest = max(os.path.getmtime(path) for path in sources)
     if found and os.path.getmtime(found[0]) < newest:
         for path in found:

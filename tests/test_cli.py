@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 import subprocess
@@ -20,10 +21,19 @@ def cli(*args, **kwargs):
                           stderr=subprocess.PIPE, universal_newlines=True, timeout=90, env=env)
 
 
-def test_status_json_lists_every_defect_with_its_decision():
+def test_status_json_is_an_object_with_the_versions_and_the_records():
+    import platform
+
+    import portfix
+
     result = cli("status", "--json")
     assert result.returncode == 0, result.stderr
-    records = json.loads(result.stdout)
+    report = json.loads(result.stdout)
+    assert sorted(report) == ["installed", "portfix", "records"]
+    assert report["portfix"] == portfix.__version__
+    assert report["installed"] == {"python": platform.python_version(), "flask": installed("flask"),
+                                   "werkzeug": installed("werkzeug")}
+    records = report["records"]
     assert [r["defect"] for r in records] == [d.id for d in DEFECTS + FEATURES]
     decisions = decide(read_versions()) + decide_features(read_versions(), set())
     applies = dict((d.defect.id, d.applies) for d in decisions)
@@ -77,3 +87,44 @@ def test_console_script_is_installed():
 def test_no_command_prints_usage_and_exits_2():
     result = cli()
     assert result.returncode == 2 and "status" in result.stdout
+
+
+def test_version():
+    import portfix
+
+    result = cli("--version")
+    assert (result.returncode, result.stdout) == (0, "portfix %s\n" % portfix.__version__)
+
+
+COMMANDS = ["status", "check", "run", "wait", "who"]
+
+
+def test_help_is_plain_text_with_an_example_per_command():
+    result = cli("--help")
+    assert result.returncode == 0
+    assert "``" not in result.stdout and ":func:" not in result.stdout
+    examples = result.stdout.split("examples:\n", 1)[1].splitlines()
+    for command in COMMANDS:
+        assert re.search(r"^    %s\s{2,}\S" % command, result.stdout, re.M), command  # listed, with its summary
+        assert any(line.startswith("  portfix %s" % command) for line in examples), command
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_explains_itself(command):
+    result = cli(command, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: portfix %s " % command)
+    assert "``" not in result.stdout
+    assert re.search(r"^examples?:\n  portfix %s" % command, result.stdout, re.M)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nosuchcommand"], "portfix: error: argument COMMAND: invalid choice: 'nosuchcommand'"),
+    (["check", "--path", "/x"], "portfix check: --path and --expect need --app"),
+    (["check", "--app", "not a spec"], "portfix check: --app must be MODULE:APP or MODULE:FACTORY(), got 'not a spec'"),
+    (["status", "--bogus"], "portfix: error: unrecognized arguments: --bogus"),
+])
+def test_usage_errors_exit_2_with_one_message(args, message):
+    result = cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr

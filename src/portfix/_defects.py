@@ -129,8 +129,9 @@ FEATURES = (
         "EADDRINUSE raises portfix.PortInUseError naming the holder and the remedies", None,
     ),
     Feature(
-        "port-in-use-reloader", (RUN_SIMPLE,), "werkzeug", ">=0.11,<2.1",
-        "from 0.11 the reloader parent binds in run_simple itself (WERKZEUG_SERVER_FD)", None,
+        "port-in-use-reloader", (RUN_SIMPLE,), "werkzeug", "<2.1",
+        "the reloader parent binds in run_simple itself: a test socket before 0.11, "
+        "the socket it passes to the workers (WERKZEUG_SERVER_FD) from 0.11", None,
         "the same error when the reloader parent's bind fails", None,
     ),
     Feature(
