@@ -610,3 +610,164 @@ report(on=[s.defect for s in portfix.status() if s.applied and s.defect.startswi
     on = probe(code, disabled=False, env={"PORTFIX_PORT_FILE": "/tmp/x"})["on"]
     assert "port-file" in on
     assert ("port-file-reloader" in on) == _wz(">=0.11,<2.1")
+
+
+# ------------------------------------------------------------------ races and odd moments (adversarial review)
+
+
+def _reserved_port():
+    """A socket bound to an OS-chosen port with SO_REUSEADDR, never listening:
+    no one's bind(port 0) gets that port while it is open, and a server that
+    sets SO_REUSEADDR (Werkzeug's do) can still bind and listen on it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def test_a_server_on_a_fixed_port_replaces_a_file_naming_that_port(tmp_path):
+    """Only a Werkzeug <= 0.10 reloader worker keeps a file that names its port
+    (its own predecessor's); any other server writes its own, so a file
+    planted by someone else (another user in a sticky /tmp) is never adopted."""
+    path = tmp_path / "port"
+    with _reserved_port() as reserved:
+        port = reserved.getsockname()[1]
+        path.write_text(u"%d\n" % port)
+        os.chmod(str(path), 0o666)
+        planted = os.stat(str(path)).st_ino
+        with _serve(tmp_path, str(path), TEST_PORT=str(port)) as child:
+            published, _ = _published(child)
+            assert published == port
+            assert os.stat(str(path)).st_ino != planted
+            assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o666 & ~_umask()
+            os.kill(child.pid, signal.SIGTERM)
+            child.wait_exit(30)
+    assert not os.path.lexists(str(path))
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+HOLD_CLAIM = """
+import time
+import portfix._portfile as pf
+with pf.claiming(until_return=False) as claim:
+    report(claimed=True)
+    go = os.environ["TEST_GO"]
+    while not os.path.exists(go):
+        time.sleep(0.01)
+    if os.environ.get("TEST_PUBLISH"):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        claim.publish(listener.getsockname()[1])
+        report(published=listener.getsockname()[1])
+        time.sleep(60)
+"""
+
+
+def test_two_processes_never_both_replace_a_stale_file(in_process, tmp_path):
+    """The second claim waits for the first (a lock on the folder), then finds
+    a live server's port file and refuses: before, both judged the stale file
+    and both replaced it."""
+    with open(in_process, "w") as f:
+        f.write("1\n")  # stale: nobody listens on port 1 here
+    go = str(tmp_path / "go")
+    env = {"PORTFIX_PORT_FILE": in_process, "TEST_GO": go, "TEST_PUBLISH": "1"}
+    with start(HOLD_CLAIM, disabled=False, env=env) as child:
+        child.wait_for(RESULT, 30)
+        outcome = []
+
+        def second():
+            try:
+                with claiming(until_return=False) as claim:
+                    outcome.append(claim)
+            except PortFileError as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.3)
+        assert outcome == []  # waiting for the first claim
+        open(go, "w").close()
+        published = json.loads(child.wait_for(RESULT, 30).group(1))["published"]
+        thread.join(10)
+        assert len(outcome) == 1 and isinstance(outcome[0], PortFileError), outcome
+        assert "names port %d, on which pid %d" % (published, child.pid) in str(outcome[0])
+        assert read_port_file(in_process) == published
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_between_claim_and_publish_leaves_no_temporary_file(tmp_path, signum):
+    env = {"PORTFIX_PORT_FILE": str(tmp_path / "port"), "TEST_GO": str(tmp_path / "never")}
+    with start(HOLD_CLAIM, disabled=False, env=env) as child:
+        child.wait_for(RESULT, 30)
+        assert [name for name in os.listdir(str(tmp_path)) if name.startswith(".portfix-")]
+        os.kill(child.pid, signum)
+        assert child.wait_exit(30) == -signum  # still ended by that signal
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_a_claim_in_progress_in_another_thread_is_waited_for(in_process):
+    """Thread A claims and gives up (its bind failed); thread B, which waited,
+    claims then and publishes: before, B left the file unwritten."""
+    first_in, first_may_leave, second = threading.Event(), threading.Event(), []
+
+    def first():
+        with claiming(until_return=False):
+            first_in.set()
+            first_may_leave.wait(10)
+        # left without publishing: released
+
+    def other():
+        with claiming(until_return=False) as claim:
+            if claim is not None:
+                claim.publish(40123)
+            second.append(claim)
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert first_in.wait(10)
+    b = threading.Thread(target=other)
+    b.start()
+    time.sleep(0.2)
+    assert second == []  # B waits while A's claim is in progress
+    first_may_leave.set()
+    a.join(10)
+    b.join(10)
+    assert second and second[0] is not None
+    assert read_port_file(in_process) == 40123
+
+
+def test_a_chmod_or_a_hard_link_does_not_stop_the_withdraw(in_process, tmp_path):
+    claim = _publish_here(40124)
+    os.chmod(in_process, 0o600)
+    os.link(in_process, str(tmp_path / "copy"))  # someone's link: the inode stays, the name goes
+    claim.withdraw()
+    assert not os.path.lexists(in_process)
+
+
+def test_a_relative_path_whose_working_folder_is_gone_is_a_clear_error(tmp_path):
+    """portfix reads the variable at import: from a removed working folder,
+    import and status() go on, and the server's claim says why."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    code = textwrap.dedent("""
+        import json, os, socket, sys  # socket first: CPython 3.13 cannot import it from a removed folder
+        os.chdir(sys.argv[1])
+        os.rmdir(sys.argv[1])
+        import portfix
+        records = portfix.status()
+        from portfix._portfile import configured_path
+        try:
+            configured_path()
+        except portfix.PortFileError as exc:
+            print("RESULT " + json.dumps(dict(records=len(records), error=str(exc))))
+    """)
+    with Child(["-c", code, str(gone)], env={"PORTFIX_PORT_FILE": "relative.port", "PORTFIX_DISABLE": None}) as child:
+        seen = json.loads(child.wait_for(RESULT, 30).group(1))
+    assert seen["records"] > 0
+    assert "working folder is gone" in seen["error"] and "relative.port" in seen["error"]

@@ -35,14 +35,18 @@ goes through this module:
 
 import atexit
 import errno
+import logging
 import os
 import re
 import signal
 import stat
 import threading
+import time
 
 from ._defects import PORT_FILE_ENV
 from ._errors import PortFileError
+
+_log = logging.getLogger("portfix")
 
 # A port file is "<port>\n": 1-65535, no sign, no leading zero, one newline.
 _CONTENT = re.compile(r"\A([1-9][0-9]{0,4})\n\Z")
@@ -53,6 +57,7 @@ _CREATE_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW"
                  | getattr(os, "O_CLOEXEC", 0))
 _SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")  # each only where its handler is SIG_DFL
 _LIVE_LOOKUP_TIMEOUT = 0.2  # seconds: is anyone listening on a previous file's port?
+CLAIM_WAIT = 5.0  # seconds a claim waits for another one in progress (a bind takes milliseconds)
 
 _KINDS = (
     (stat.S_ISLNK, "a symlink"),
@@ -85,14 +90,16 @@ class Found(object):
             inode and when it last changed (an inode number is reused at
             once when a file is removed and another created); None for
             nothing.
+        uid (int or None): the owner; None for nothing.
     """
 
-    __slots__ = ("kind", "port", "identity")
+    __slots__ = ("kind", "port", "identity", "uid")
 
-    def __init__(self, kind, port=None, identity=None):
+    def __init__(self, kind, port=None, identity=None, uid=None):
         self.kind = kind
         self.port = port
         self.identity = identity
+        self.uid = uid
 
     def describe(self):
         """The kind, in words fit for an error message (``"a FIFO is there"``)."""
@@ -141,7 +148,7 @@ def inspect(path):
     finally:
         os.close(fd)
     port = _port_of(data)
-    return Found("a port file" if port is not None else "a regular file", port, identity)
+    return Found("a port file" if port is not None else "a regular file", port, identity, st.st_uid)
 
 
 def _identity(st):
@@ -206,6 +213,7 @@ class _State(object):
 
     def __init__(self):
         self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)  # a claim was published or given up
         self.raw = None  # the variable's value when it was made absolute
         self.path = None
         self.claim = None  # the Claim in progress, or the owner's
@@ -225,7 +233,8 @@ def configured_path():
 
     Raises:
         PortFileError: the value cannot name a file: it ends with a path
-            separator, names ``.``/``..``, or holds a NUL character.
+            separator, names ``.``/``..``, or holds a NUL character; or it
+            is relative and the working folder no longer exists.
     """
     raw = os.environ.get(PORT_FILE_ENV, "")
     if not raw.strip():
@@ -237,21 +246,12 @@ def configured_path():
             raise PortFileError(raw, "holds a NUL character")
         if raw.endswith(("/", os.sep)) or os.path.basename(raw) in (".", ".."):
             raise PortFileError(raw, "names a folder; it must name a file")
-        _state.raw, _state.path = raw, os.path.abspath(raw)
-        return _state.path
-
-
-class _NoClaim(object):
-    """The scope of a server that does not write the port file."""
-
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc_info):
-        return False
-
-
-NO_CLAIM = _NoClaim()
+        try:
+            path = os.path.abspath(raw)
+        except OSError as exc:  # a relative path, and the working folder was removed
+            raise PortFileError(raw, _os_problem(exc, "is relative, and the working folder is gone")) from None
+        _state.raw, _state.path = raw, path
+        return path
 
 
 class _Exempt(object):
@@ -287,19 +287,32 @@ class _Scope(object):
         if path is None:
             return None
         me = threading.current_thread()
-        with _state.lock:
-            current = _state.claim
-            if current is not None:
-                if current.thread is me and current.identity is None and current.expected is None:
+        deadline = time.monotonic() + CLAIM_WAIT
+        with _state.changed:
+            while _state.claim is not None:
+                current = _state.claim
+                if not current.in_progress():
+                    return None  # another server of this process owns it
+                if current.thread is me:
                     current.depth += 1  # run_simple claimed, the server it builds binds
                     self.claim = current
                     return current
-                return None  # another server of this process owns it, or is claiming it
-            claim = Claim(path)
-            claim.prepare()
+                # Another thread is claiming it: wait for it to publish (then
+                # this server leaves the file alone) or give up (then claim).
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    _log.warning("portfix: another thread has been claiming %s for %g s; this server "
+                                 "does not write it", path, CLAIM_WAIT)
+                    return None
+                _state.changed.wait(remaining)
+            claim = _state.claim = self.claim = Claim(path)
             claim.depth = 1
-            _state.claim = self.claim = claim
-            return claim
+        try:
+            claim.prepare()
+        except BaseException:
+            claim.release()
+            raise
+        return claim
 
     def __exit__(self, exc_type, exc, tb):
         claim = self.claim
@@ -309,7 +322,7 @@ class _Scope(object):
             claim.depth -= 1
             if claim.depth > 0:
                 return False
-        if claim.identity is None and claim.expected is None:
+        if claim.in_progress():
             claim.release()  # the bind failed, or nothing listened
         elif self.until_return:
             claim.withdraw()  # run_simple returned: the server is gone
@@ -322,7 +335,10 @@ def claiming(until_return, skip=False):
     ``with claiming(...) as claim:`` claims the port file on entry (before
     the bind) and gives a ``Claim``, or None when this server is not to write
     it.  On leaving the outermost scope, a claim that was not published is
-    released (its temporary file removed).
+    released (its temporary file removed).  While a claim is in progress,
+    servers of other threads wait for it (up to ``CLAIM_WAIT`` seconds), and
+    processes claiming a port file in the same folder wait on a lock of the
+    folder: a stale file is never replaced by two of them.
 
     Args:
         until_return (bool): True for ``run_simple``, which returns when
@@ -342,10 +358,9 @@ class Claim(object):
 
     Attributes:
         path (str): the absolute path.
-        port (int or None): the port, once published (or left to workers).
-        identity (tuple or None): ``(st_dev, st_ino, st_ctime_ns)`` of the
-            published file.
-        expected (int or None): the port reloader workers will publish.
+        port (int or None): the port, once published.
+        expected (int or None): the port reloader workers will publish
+            (``leave_to_workers``).
     """
 
     def __init__(self, path):
@@ -354,12 +369,17 @@ class Claim(object):
         self.pid = os.getpid()
         self.depth = 0
         self.port = None
-        self.identity = None
         self.expected = None
         self.withdraws = not _in_reloader_worker()
         self._found = None  # what was at the path when claimed
         self._temporary = None
-        self._fd = None
+        self._fd = None  # the temporary file's, then the published file's: held open, its inode cannot be reused
+        self._published = None  # (st_dev, st_ino) of the published file
+        self._folder_lock = None
+
+    def in_progress(self):
+        """True between the claim and its publishing (or giving up)."""
+        return self._published is None and self.expected is None and self.port is None
 
     def _error(self, problem):
         return PortFileError(self.path, problem)
@@ -388,27 +408,30 @@ class Claim(object):
     def prepare(self):
         """Check the path and create the temporary file; nothing binds before this."""
         folder = os.path.dirname(self.path)
+        if self.withdraws:
+            _install_exit_hooks()  # the temporary file is ours from now on
+        self._folder_lock = _lock_folder(folder, self._error)
         self._found = self._inspect()
         self._refuse_unless_replaceable(self._found)
         if not os.path.isdir(folder):
             raise self._error("its folder %r does not exist" % folder)
         for _ in range(100):
             temporary = os.path.join(folder, ".portfix-%s.tmp" % os.urandom(6).hex())
-            try:
-                fd = os.open(temporary, _CREATE_FLAGS, 0o666)  # the umask applies, as with open()
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                raise self._error(_os_problem(exc, "cannot create a file in %r" % folder)) from None
+            with _signals_held():  # no handler between the creation and the note of it
+                try:
+                    fd = os.open(temporary, _CREATE_FLAGS, 0o666)  # the umask applies, as with open()
+                except FileExistsError:
+                    continue
+                except OSError as exc:
+                    raise self._error(_os_problem(exc, "cannot create a file in %r" % folder)) from None
+                self._temporary, self._fd = temporary, fd
             break
         else:  # pragma: no cover - 100 random names taken
             raise self._error("cannot create a temporary file in %r" % folder)
-        self._temporary, self._fd = temporary, fd
         try:
             _write_all(fd, _PLACEHOLDER)
             os.fsync(fd)
         except OSError as exc:
-            self.release()
             raise self._error(_os_problem(exc, "cannot write in %r" % folder)) from None
 
     def publish(self, port, server=None):
@@ -420,72 +443,47 @@ class Claim(object):
                 listens; its ``server_close()`` withdraws the file.
 
         Returns:
-            bool: True when written; False when the path already held exactly
-            this port (a Werkzeug <= 0.10 reloader worker rebinding its
-            predecessor's port) and was kept as it is.
+            bool: True when written; False when a Werkzeug <= 0.10 reloader
+            worker, rebinding its predecessor's port, found its own user's
+            file holding exactly that port and kept it as it is.
 
         Raises:
-            PortFileError: the file could not be written, or another server
-                published there since the claim; the path is unchanged.
+            PortFileError: the file could not be written, or something else
+                was put at the path since the claim; the path is unchanged.
         """
         content = ("%d\n" % port).encode("ascii")
-        found = self._inspect()
-        if found.identity != self._found.identity:  # changed since the claim: never overwrite it
-            self.release()
-            raise self._error("%s since the claim; left alone" % found.describe())
-        if found.kind == "a port file" and found.port == port:
-            # A Werkzeug <= 0.10 reloader worker rebinding its predecessor's
-            # port: the file is right as it is.
-            self._close_temporary()
-            self.port, self.identity = port, found.identity
-            self._own(server)
-            return False
         try:
-            os.lseek(self._fd, 0, os.SEEK_SET)
-            _write_all(self._fd, content)
-            os.ftruncate(self._fd, len(content))
-            os.fsync(self._fd)
+            found = self._inspect()
+            if found.identity != self._found.identity:  # changed since the claim: never overwrite it
+                raise self._error("%s since the claim; left alone" % found.describe())
+            if (not self.withdraws and found.kind == "a port file" and found.port == port
+                    and found.uid == _euid()):
+                # A Werkzeug <= 0.10 reloader worker after a reload: its
+                # predecessor's file is right as it is.
+                self._finish(port, None)
+                return False
+            try:
+                os.lseek(self._fd, 0, os.SEEK_SET)
+                _write_all(self._fd, content)
+                os.ftruncate(self._fd, len(content))
+                os.fsync(self._fd)
+                if found.kind == "nothing":
+                    os.link(self._temporary, self.path)  # fails if anything appeared meanwhile
+                else:
+                    os.replace(self._temporary, self.path)  # the stale port file judged at the claim
+            except FileExistsError:
+                raise self._error("another process created the path since the claim; left alone") from None
+            except OSError as exc:
+                raise self._error(_os_problem(exc, "cannot write the port file")) from None
             if found.kind == "nothing":
-                os.link(self._temporary, self.path)  # fails if anything appeared meanwhile
-                try:
-                    os.unlink(self._temporary)
-                except OSError:
-                    pass
-            else:
-                os.replace(self._temporary, self.path)  # the stale port file judged at the claim
+                _unlink(self._temporary)  # the path keeps the file
             self._temporary = None
-            written = _identity(os.fstat(self._fd))  # after the link count and name changed
-        except FileExistsError:
+            written = os.fstat(self._fd)
+        except BaseException:
             self.release()
-            raise self._error("another process created the path since the claim; left alone") from None
-        except OSError as exc:
-            self.release()
-            raise self._error(_os_problem(exc, "cannot write the port file")) from None
-        self._close_temporary()
-        self.port, self.identity = port, written
-        self._own(server)
-        return True
-
-    def leave_to_workers(self, port):
-        """Let reloader workers publish *port* (Werkzeug <= 0.10: each worker binds).
-
-        The reloader parent keeps the claim and withdraws the file when it
-        exits, if it still holds exactly *port* (the workers' file has
-        another inode, so the content is what is checked).
-        """
-        self._close_temporary()
-        self.expected = port
-        self._own(None)
-
-    def _own(self, server):
-        with _state.lock:
-            _state.claim = self
-            if not _state.exit_hook:
-                atexit.register(_withdraw_at_exit)
-                _state.exit_hook = True
-        if not self.withdraws:
-            return
-        if server is not None:
+            raise
+        self._finish(port, (written.st_dev, written.st_ino))
+        if server is not None and self.withdraws:
             close = server.server_close
 
             def server_close():
@@ -495,14 +493,42 @@ class Claim(object):
                     self.withdraw()
 
             server.server_close = server_close
-        _install_signal_handlers()
+        return True
+
+    def _finish(self, port, published):
+        _unlock_folder(self._folder_lock)
+        self._folder_lock = None
+        if published is None:
+            self._close_temporary()
+        with _state.changed:
+            self.port, self._published = port, published
+            _state.claim = self
+            _state.changed.notify_all()
+
+    def leave_to_workers(self, port):
+        """Let reloader workers publish *port* (Werkzeug <= 0.10: each worker binds).
+
+        The reloader parent keeps the claim and withdraws the file when it
+        exits, if it still holds exactly *port* (the workers' file has
+        another inode, so the content is what is checked).
+        """
+        self._close_temporary()
+        _unlock_folder(self._folder_lock)
+        self._folder_lock = None
+        with _state.changed:
+            self.expected = port
+            _state.changed.notify_all()
 
     def release(self):
         """Give the claim up without publishing: remove the temporary file."""
         self._close_temporary()
-        with _state.lock:
-            if _state.claim is self and self.identity is None and self.expected is None:
+        _unlock_folder(self._folder_lock)
+        self._folder_lock = None
+        with _state.changed:
+            if _state.claim is self and self.in_progress():
                 _state.claim = None
+                _restore_signal_handlers()
+            _state.changed.notify_all()
 
     def _close_temporary(self):
         fd, temporary = self._fd, self._temporary
@@ -510,36 +536,88 @@ class Claim(object):
         if fd is not None:
             os.close(fd)
         if temporary is not None:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
+            _unlink(temporary)
 
     def withdraw(self):
         """Remove the port file if it still is the one published here.
 
-        Idempotent; never raises.  Does nothing in another process (a fork)
-        or in a reloader worker.
+        Idempotent; never raises.  In another process (a fork) it does
+        nothing; in a reloader worker it only removes its temporary file.
         """
-        with _state.lock:
-            if os.getpid() != self.pid or not self.withdraws:
-                return
-            if _state.claim is self:
-                _state.claim = None
-            identity, expected = self.identity, self.expected
-            self.identity = self.expected = None
-        self._close_temporary()
-        if identity is None and expected is None:
+        if os.getpid() != self.pid:
             return
+        with _state.changed:
+            published, expected, port = self._published, self.expected, self.port
+            if self.withdraws:
+                self._published = self.expected = None
+                if _state.claim is self:
+                    _state.claim = None
+                _state.changed.notify_all()
         try:
-            found = inspect(self.path)
-            if found.kind == "a port file" and (
-                    (identity is not None and found.identity == identity and found.port == self.port)
-                    or (identity is None and found.port == expected)):
-                os.unlink(self.path)
+            if self.withdraws and (published is not None or expected is not None):
+                found = inspect(self.path)
+                if found.kind == "a port file" and (
+                        (published is not None and found.identity[:2] == published and found.port == port)
+                        or (published is None and found.port == expected)):
+                    os.unlink(self.path)
         except OSError:
             pass
-        _restore_signal_handlers()
+        finally:
+            if self.withdraws or self._temporary is not None:
+                self._close_temporary()  # then the inode may be reused
+            _unlock_folder(self._folder_lock)
+            self._folder_lock = None
+        if self.withdraws:
+            _restore_signal_handlers()
+
+
+def _euid():
+    return os.geteuid() if hasattr(os, "geteuid") else None
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _lock_folder(folder, error):
+    """Lock *folder* (``flock`` on it) against other processes' claims; the fd, or None.
+
+    Two processes given the same path must not both judge a stale file and
+    both replace it.  Where folders cannot be locked (no ``fcntl``, a file
+    system without locks) the claim goes on without.
+
+    Raises:
+        PortFileError: another process held the lock for ``CLAIM_WAIT`` s.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None  # a missing folder is reported by the claim itself
+    deadline = time.monotonic() + CLAIM_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise error("another process has been claiming a port file in %r for %g s" % (folder, CLAIM_WAIT))
+            time.sleep(0.005)
+        except OSError:  # no locks on this file system
+            os.close(fd)
+            return None
+
+
+def _unlock_folder(fd):
+    if fd is not None:
+        os.close(fd)  # closing the last fd of the lock releases it
 
 
 def _write_all(fd, data):
@@ -557,6 +635,25 @@ def _withdraw_at_exit():
         claim.withdraw()
 
 
+class _signals_held(object):
+    """Hold SIGINT, SIGTERM and SIGHUP back in the block (main thread, where that exists).
+
+    A Python handler runs between two bytecodes: between creating the
+    temporary file and noting its name, it would leave the file behind.
+    """
+
+    def __enter__(self):
+        self.mask = None
+        if hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread():
+            numbers = set(getattr(signal, name) for name in _SIGNALS if hasattr(signal, name))
+            self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, numbers)
+
+    def __exit__(self, *exc_info):
+        if self.mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
+        return False
+
+
 def _on_signal(signum, frame):
     """Withdraw the port file, then end by the same signal, as SIG_DFL would have."""
     _withdraw_at_exit()
@@ -564,7 +661,12 @@ def _on_signal(signum, frame):
     os.kill(os.getpid(), signum)
 
 
-def _install_signal_handlers():
+def _install_exit_hooks():
+    """An exit hook, and a handler for each signal still at SIG_DFL (main thread only)."""
+    with _state.lock:
+        if not _state.exit_hook:
+            atexit.register(_withdraw_at_exit)
+            _state.exit_hook = True
     if threading.current_thread() is not threading.main_thread():
         return  # signal.signal() works in the main thread only: the file goes at exit
     for name in _SIGNALS:

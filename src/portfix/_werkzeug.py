@@ -292,7 +292,7 @@ def make_run_with_reloader(original, active):
             if port is not None:
                 if announce:
                     _announce(hostname, port, ssl_context)
-                if port_file and claim is not None and claim.port is None:
+                if port_file and claim is not None and claim.in_progress():
                     claim.publish(port)
         return original(*args, **kwargs)
 
