@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from _support import CAPTURE_LOG
-from portfix._targets import TARGETS
+from portfix._registry import TARGETS
 from portfix._gate import decide, decide_features, read_versions
 
 
@@ -28,8 +28,7 @@ EXPECTED = sorted(name for name in TARGETS if any(d.applies and name in d.defect
 CURRENT = """
 import json, threading
 import portfix
-from portfix._registry import Registry
-from portfix._targets import TARGETS
+from portfix._registry import TARGETS, Registry
 def current():
     found = {}
     for name, target in sorted(TARGETS.items()):
@@ -138,11 +137,11 @@ def test_apply_never_raises_when_a_patch_fails():
     code = CAPTURE_LOG + """
 import json, os
 import portfix
-import portfix._targets as targets
+import portfix._registry as registry
 def broken(original, active):
     raise RuntimeError("simulated patch failure")
-for name in list(targets.TARGETS):
-    targets.TARGETS[name] = targets.TARGETS[name]._replace(make=broken)
+for name in list(registry.TARGETS):
+    registry.TARGETS[name] = registry.TARGETS[name]._replace(make=broken)
 del os.environ["PORTFIX_DISABLE"]
 portfix.apply()
 print(json.dumps({"applied": [s.defect for s in portfix.status() if s.applied], "warnings": records}))

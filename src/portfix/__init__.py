@@ -15,6 +15,7 @@ its port to a file; a busy port raises ``PortInUseError`` naming the holder
 
 import importlib
 import logging
+import os
 import sys
 
 __all__ = [
@@ -29,6 +30,12 @@ __version__ = "0.1.0"
 _ON_FIRST_USE = {
     "BindError": "._errors",
     "PortInUseError": "._errors",
+    "PatchStatus": "._control",
+    "apply": "._control",
+    "disabled": "._control",
+    "original": "._control",
+    "revert": "._control",
+    "status": "._control",
     "Server": "._serve",
     "serve": "._serve",
 }
@@ -70,13 +77,23 @@ class _Package(type(sys)):
 
 sys.modules[__name__].__class__ = _Package
 
-from . import _control  # noqa: E402 - after the line above, which renames PatchStatus
-from ._control import PatchStatus, apply, disabled, original, revert, status  # noqa: E402,F401
-
 logging.getLogger("portfix").addHandler(logging.NullHandler())
 
-if not disabled():
-    try:
+
+def _apply_at_import():
+    from . import _policy
+
+    versions = _policy.read_versions()
+    if _policy.untouched(versions, os.environ):
+        return  # a fixed release and no switch set: nothing to decide, nothing to load
+    from . import _control
+
+    _control.state.versions = versions  # read once per process
+    if not _control.disabled():
         _control._apply()
-    except Exception as exc:  # apply() already guards each patch; belt and braces
-        logging.getLogger("portfix").warning("portfix: not applied: %r", exc)
+
+
+try:
+    _apply_at_import()
+except Exception as exc:  # apply() already guards each patch; belt and braces
+    logging.getLogger("portfix").warning("portfix: not applied: %r", exc)

@@ -1,9 +1,8 @@
 """apply(), revert() and status(): the gate's decisions carried out on the registry.
 
-The registry and the targets table (``_registry``, ``_targets``) are loaded at
-the first patch, the post-import hooks (``_hooks``) when a patch waits for its
-module: on fixed releases ``import portfix`` decides, patches nothing and
-loads none of them.
+The registry and its targets table (``_registry``) are loaded at the first
+patch, the post-import hooks (``_hooks``) when a patch waits for its module:
+on fixed releases neither is ever loaded.
 """
 
 import collections
@@ -15,11 +14,11 @@ import threading
 
 from ._defects import DEFECTS, EXCLUSIVE_BIND_ENV, FEATURES, PORT_FILE_ENV
 from ._gate import decide, decide_features, read_versions
+from ._policy import DISABLE_ENV
 from ._record import Record
 
 log = logging.getLogger("portfix")
 
-DISABLE_ENV = "PORTFIX_DISABLE"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -45,7 +44,7 @@ class State(object):
         pending (dict): target name -> active ids, for the targets whose
             module is not imported yet.
         registry (Registry or None): made at the first patch.
-        targets (dict or None): ``_targets.TARGETS``, loaded with the registry.
+        targets (dict or None): ``_registry.TARGETS``, loaded with the registry.
         warned_value (str or None): the last PORTFIX_DISABLE value warned about.
     """
 
@@ -64,8 +63,7 @@ class State(object):
     def patching(self):
         """Load the registry and the targets table (once); return the registry."""
         if self.registry is None:
-            from ._registry import Registry
-            from ._targets import TARGETS
+            from ._registry import TARGETS, Registry
 
             self.targets = TARGETS
             self.registry = Registry()

@@ -1,12 +1,13 @@
 """The gate: installed versions in, the defects that apply out.  No side effects.
 
 ``decide`` is a pure function of the versions it is given; ``read_versions``
-is the only place that looks at the environment.
+(in ``_policy``) is the only place that looks at the environment.
 """
 
-from ._defects import DEFECTS, FEATURES, MODULES, NO_OP_FROM, SUPPORTED
+from ._defects import DEFECTS, FEATURES, NO_OP_FROM, SUPPORTED
+from ._policy import read_versions  # noqa: F401 - the gate's input, read here too
 from ._record import Record
-from ._versions import UnknownVersion, installed_version, matches
+from ._versions import UnknownVersion, matches
 
 
 # defect: the Defect (or Feature) record decided on.
@@ -16,22 +17,6 @@ class Decision(Record):
     """The gate's answer for one defect or feature (fields: see the comment above)."""
 
     __slots__ = ("defect", "installed", "applies", "reason", "unknown")
-
-
-def read_versions():
-    """Return ``{distribution: version}`` for Flask and Werkzeug.
-
-    Returns:
-        dict: version str; None when not installed; an ``UnknownVersion``
-        instance when installed but unreadable.
-    """
-    versions = {}
-    for distribution, module_name in sorted(MODULES.items()):
-        try:
-            versions[distribution] = installed_version(distribution, module_name)
-        except UnknownVersion as exc:
-            versions[distribution] = exc
-    return versions
 
 
 def _unknown(distribution, error):
