@@ -265,3 +265,20 @@ def test_256_handles_at_once_all_answer():
     assert answers == [(200, "served /%d" % i) for i in range(count)]
     assert len(set(h.port for h in handles)) == count
     assert not any(h.thread.is_alive() for h in handles)
+
+
+def test_a_handle_that_cannot_start_its_thread_frees_the_port(monkeypatch):
+    bound = []
+    real = threading.Thread.start
+
+    def refuse(thread):
+        if thread.name.startswith("portfix-serve-"):
+            bound.append(int(thread.name.rsplit("-", 1)[1]))
+            raise RuntimeError("can't start new thread")
+        return real(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    with pytest.raises(RuntimeError):
+        portfix.serve(app)
+    monkeypatch.undo()
+    assert len(bound) == 1 and not is_listening(bound[0])

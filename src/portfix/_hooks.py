@@ -43,22 +43,21 @@ class _Finder(object):
     def __init__(self):
         self._callbacks = {}  # module name -> [callback]
         self._lock = threading.Lock()
+        self._finding = threading.local()
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname not in self._callbacks:
+        if fullname not in self._callbacks or getattr(self._finding, "name", None) == fullname:
             return None
-        # The real spec: what the other finders, asked in the import
-        # system's order, find (asking them directly never comes back here).
-        for finder in list(sys.meta_path):
-            find_spec = getattr(finder, "find_spec", None)
-            if finder is self or find_spec is None:
-                continue
-            spec = find_spec(fullname, path, target)
-            if spec is not None:
-                break
-        else:
+        import importlib.util  # here: not loaded yet at startup on Python >= 3.12
+
+        self._finding.name = fullname  # the other finders find the real spec
+        try:
+            spec = importlib.util.find_spec(fullname)
+        except (ImportError, ValueError):
             return None
-        if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+        finally:
+            self._finding.name = None
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return None
         spec.loader = _Loader(spec.loader, self)
         return spec

@@ -64,11 +64,16 @@ class Server(object):
         scheme = "https" if options.get("ssl_context") is not None else "http"
         self.url = "%s://%s:%d/" % (scheme, _url_host(self.server_address), self.port)
         self._ending = False
-        self._wakeup, self._woken = socket.socketpair()  # stop() writes, the loop wakes
-        self.server.shutdown = self._end_loop  # socketserver's would wait for a loop that never runs
-        self.thread = threading.Thread(target=self._serve, name="portfix-serve-%d" % self.port)
-        self.thread.daemon = True
-        self.thread.start()
+        self._wakeup = self._woken = None
+        try:
+            self._wakeup, self._woken = socket.socketpair()  # stop() writes, the loop wakes
+            self.server.shutdown = self._end_loop  # socketserver's would wait for a loop that never runs
+            self.thread = threading.Thread(target=self._serve, name="portfix-serve-%d" % self.port)
+            self.thread.daemon = True
+            self.thread.start()
+        except BaseException:  # out of descriptors or threads: no handle, so free the port
+            self._close()
+            raise
 
     @staticmethod
     def _make_server(serving, app, host, port, threaded, options):
@@ -153,9 +158,14 @@ class Server(object):
                 return
             self._stopped = True
         self._end_loop(timeout)
+        self._close()
+
+    def _close(self):
+        """Close the listening socket and the wakeup pair."""
         self.server.server_close()
-        self._wakeup.close()
-        self._woken.close()
+        for sock in (self._wakeup, self._woken):
+            if sock is not None:
+                sock.close()
 
     @property
     def stopped(self):
