@@ -81,6 +81,7 @@ logging.getLogger("portfix").addHandler(logging.NullHandler())
 
 
 def _apply_at_import():
+    """Ask the policy, then the gate only if needed; patch what applies."""
     from . import _policy
 
     versions = _policy.read_versions()
