@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from _support import CAPTURE_LOG
-from portfix._control import TARGETS
+from portfix._registry import TARGETS
 from portfix._gate import decide, decide_features, read_versions
 
 
@@ -28,12 +28,12 @@ EXPECTED = sorted(name for name in TARGETS if any(d.applies and name in d.defect
 CURRENT = """
 import json, threading
 import portfix
-from portfix._control import TARGETS, _registry
+from portfix._registry import TARGETS, Registry
 def current():
     found = {}
     for name, target in sorted(TARGETS.items()):
         try:
-            found[name] = _registry.locate(target)[1]
+            found[name] = Registry().locate(target)[1]
         except (ImportError, AttributeError):
             pass
     return found
@@ -59,6 +59,26 @@ print(json.dumps({"same": same, "untouched": untouched, "wrapped_once": wrapped_
     assert sorted(result["wrapped_once"]) == EXPECTED and all(result["wrapped_once"].values())
     assert sorted(result["untouched"]) == sorted(set(TARGETS) - set(EXPECTED) & set(result["untouched"]))
     assert result["applied"] == sorted(d.defect.id for d in DECISIONS if d.applies)
+
+
+def test_a_fresh_state_after_revert_applies_as_import_did():
+    # _control.State is all of apply()'s memory: a new one is a process as
+    # `import portfix` found it, which is how a test resets portfix.
+    code = CURRENT + """
+from portfix import _control
+before = current()
+portfix.revert()
+_control.state = _control.State()
+assert [s.defect for s in portfix.status() if s.applied] == []
+portfix.apply()
+after = current()
+print(json.dumps({"applied": sorted(s.defect for s in portfix.status() if s.applied),
+                  "same": dict((n, after[n] is not before[n] and after[n].__wrapped__ is before[n].__wrapped__)
+                               for n in before if hasattr(before[n], "__wrapped__"))}))
+"""
+    result = run(code)
+    assert result["applied"] == sorted(d.defect.id for d in DECISIONS if d.applies)
+    assert sorted(result["same"]) == EXPECTED and all(result["same"].values())
 
 
 def test_apply_from_eight_threads_patches_each_target_once():
@@ -117,11 +137,11 @@ def test_apply_never_raises_when_a_patch_fails():
     code = CAPTURE_LOG + """
 import json, os
 import portfix
-import portfix._control as control
+import portfix._registry as registry
 def broken(original, active):
     raise RuntimeError("simulated patch failure")
-for name in list(control.TARGETS):
-    control.TARGETS[name] = control.TARGETS[name]._replace(make=broken)
+for name in list(registry.TARGETS):
+    registry.TARGETS[name] = registry.TARGETS[name]._replace(make=broken)
 del os.environ["PORTFIX_DISABLE"]
 portfix.apply()
 print(json.dumps({"applied": [s.defect for s in portfix.status() if s.applied], "warnings": records}))

@@ -6,7 +6,7 @@ import re
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from portfix._control import TARGETS
+from portfix._registry import TARGETS
 from portfix._defects import DEFECTS, NO_OP_FROM, SUPPORTED
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")

@@ -17,7 +17,7 @@ import textwrap
 
 import pytest
 
-from portfix._control import TARGETS
+from portfix._registry import TARGETS
 from portfix._portfile import read_port_file
 from portfix._process import ChildTimeout
 
@@ -146,7 +146,8 @@ def test_twenty_reloads_keep_the_port_and_the_port_file(tmp_path):
 
 RACE = """
 import logging, threading, time
-from portfix import _control
+from portfix import _control, _registry
+from portfix._registry import Registry
 
 os.environ.pop("PORTFIX_DISABLE")  # imported disabled: this test makes the first apply()
 assert not _control.disabled()
@@ -166,18 +167,18 @@ logging.getLogger("portfix").setLevel(logging.DEBUG)
 # Count how often each replacement is built, and build slowly, so that
 # threads that were not kept apart by the lock would build (and patch) twice.
 builds = {}
-for name, target in list(_control.TARGETS.items()):
+for name, target in list(_registry.TARGETS.items()):
     def make(original, active, _make=target.make, _name=name):
         builds[_name] = builds.get(_name, 0) + 1
         time.sleep(0.05)
         return _make(original, active)
-    _control.TARGETS[name] = target._replace(make=make)
+    _registry.TARGETS[name] = target._replace(make=make)
 
 def current():
     found = {}
-    for name, target in _control.TARGETS.items():
+    for name, target in _registry.TARGETS.items():
         try:
-            found[name] = _control._registry.locate(target)[1]
+            found[name] = Registry().locate(target)[1]
         except (ImportError, AttributeError):
             pass
     return found

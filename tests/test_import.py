@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from _support import GATE, gate_patches, installed
-from portfix._control import TARGETS
+from portfix._registry import TARGETS
 from portfix._gate import decide, read_versions
 
 WATCHED = ["flask", "flask.app", "werkzeug", "werkzeug.serving", "werkzeug._reloader", "socket", "socketserver", "http.server"]
@@ -128,11 +128,11 @@ import json, os
 {before}
 import portfix
 {after}
-from portfix._control import TARGETS, _registry
+from portfix._registry import TARGETS, Registry
 report = {{}}
 for name, target in TARGETS.items():
     try:
-        owner, current = _registry.locate(target)
+        owner, current = Registry().locate(target)
     except (ImportError, AttributeError):
         continue
     report[name] = hasattr(current, "__wrapped__") and current.__module__ in ("flask.app", "werkzeug.serving", "werkzeug._reloader") and "portfix" in current.__code__.co_filename
@@ -196,3 +196,108 @@ server.server_close()
     assert server_port == real
     if not fixed_cell():
         assert port == real
+
+
+# ---------------------------------------------------------------- what `import portfix` loads (#11)
+
+LOADED = """
+import json, sys
+{before}
+import portfix
+loaded = sorted(m for m in sys.modules if m.startswith("portfix"))
+hooked = [type(f).__module__ for f in sys.meta_path if type(f).__module__.startswith("portfix")]
+waiting = sorted(sys.modules["portfix._hooks"].waiting()) if "portfix._hooks" in sys.modules else []
+{after}
+print(json.dumps({{"loaded": loaded, "hooked": hooked, "waiting": waiting,
+                  "hooked_after": [type(f).__module__ for f in sys.meta_path if type(f).__module__.startswith("portfix")]}}))
+"""
+# Needed on no release to decide and apply the patches: loaded on first use.
+ON_FIRST_USE = ["portfix._errors", "portfix._serve", "portfix._holder", "portfix._check", "portfix._process"]
+
+
+def _loaded(before="", after=""):
+    preload = "import flask" if installed("flask") else "import werkzeug"
+    return json.loads(run(LOADED.format(before=before or preload, after=after)).stdout)
+
+
+def test_import_loads_only_what_deciding_and_patching_need():
+    result = _loaded()
+    assert not set(ON_FIRST_USE) & set(result["loaded"])
+    if fixed_cell():
+        # The policy alone says that nothing applies: not even the table is read.
+        assert result["loaded"] == ["portfix", "portfix._policy", "portfix._versions"]
+
+
+def test_the_import_hook_leaves_sys_meta_path_once_nothing_waits():
+    result = _loaded(after=(
+        "import werkzeug.serving\ntry:\n    import werkzeug._reloader\nexcept ImportError:\n    pass\n"  # Werkzeug >= 0.11
+        "from portfix import _hooks\nassert _hooks.waiting() == []"))
+    # It is there only while a patch waits for its module (werkzeug.serving
+    # on Werkzeug < 2.1, imported by Flask only when a server starts).
+    assert result["hooked"] == (["portfix._hooks"] if result["waiting"] else [])
+    if any(name.startswith("werkzeug.serving.") for name in gate_patches()) and installed("flask") and not fixed_cell():
+        assert result["waiting"]  # this cell does exercise the hook
+    assert result["hooked_after"] == []
+
+
+def test_revert_takes_the_waiting_hook_out_of_sys_meta_path():
+    code = """
+import json, sys
+import {preload}
+import portfix
+portfix.revert()
+print(json.dumps([type(f).__module__ for f in sys.meta_path]))
+""".format(preload="flask" if installed("flask") else "werkzeug")
+    assert "portfix._hooks" not in json.loads(run(code).stdout)
+
+
+PUBLIC = ["BindError", "PatchStatus", "PortInUseError", "Server", "apply", "original", "revert", "serve",
+          "status", "__version__"]
+
+
+def test_the_public_names_import_from_portfix():
+    code = """
+import json, sys
+import portfix
+from portfix import {names}
+import portfix._werkzeug  # imports _errors itself, as the server patch does
+print(json.dumps({{
+    "all": sorted(portfix.__all__),
+    "dir": sorted(n for n in dir(portfix) if n in portfix.__all__),
+    "modules": dict((n, getattr(portfix, n).__module__) for n in ("BindError", "PortInUseError", "PatchStatus", "Server")),
+    "same": portfix.serve is sys.modules["portfix._serve"].serve and portfix.PortInUseError is sys.modules["portfix._errors"].PortInUseError,
+    "version": portfix.__version__,
+}}))
+""".format(names=", ".join(PUBLIC))
+    result = json.loads(run(code).stdout)
+    assert result["all"] == sorted(PUBLIC) == result["dir"]
+    assert result["modules"] == dict((n, "portfix") for n in result["modules"])
+    assert result["same"] and result["version"]
+
+
+def test_a_public_error_raised_before_its_name_was_used_shows_the_public_path():
+    # _errors is loaded by the server patch (or serve()), not through portfix.PortInUseError.
+    code = """
+import json, socket, traceback
+import portfix
+from portfix import _serve
+blocker = socket.socket()
+blocker.bind(("127.0.0.1", 0))
+blocker.listen(1)
+try:
+    _serve.serve(lambda e, s: [], port=blocker.getsockname()[1])
+except OSError as exc:
+    print(json.dumps(traceback.format_exception_only(type(exc), exc)[0].split(":")[0]))
+"""
+    assert json.loads(run(code).stdout) == "portfix.PortInUseError"
+
+
+def test_an_unknown_name_raises_attribute_error():
+    code = """
+import portfix
+try:
+    portfix.no_such_name
+except AttributeError as exc:
+    print(exc)
+"""
+    assert "no_such_name" in run(code).stdout

@@ -1,28 +1,79 @@
-"""apply(), revert() and status(): the gate's decisions carried out on the registry."""
+"""apply(), revert() and status(): the gate's decisions carried out on the registry.
+
+The registry and its targets table (``_registry``) are loaded at the first
+patch, the post-import hooks (``_hooks``) when a patch waits for its module:
+on fixed releases neither is ever loaded.
+"""
 
 import collections
 import functools
 import logging
 import os
 import sys
+import threading
 
 from ._defects import DEFECTS, EXCLUSIVE_BIND_ENV, FEATURES, PORT_FILE_ENV
 from ._gate import decide, decide_features, read_socket_options, read_versions
+from ._policy import DISABLE_ENV
 from ._record import Record
-from ._registry import Registry
-from ._targets import TARGETS
 
 log = logging.getLogger("portfix")
 
-DISABLE_ENV = "PORTFIX_DISABLE"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
 
-_registry = Registry()
-_failures = {}  # target name -> why it could not be patched
-_pending = {}  # target name -> active ids, for targets whose module is not imported yet
-_state = {"versions": None, "decisions": None, "features": None, "exclusive_bind": None}
+class State(object):
+    """What portfix decided and did in this process: one instance, ``state``.
+
+    A test that needs a process as fresh as ``import portfix`` left it, but
+    nothing patched, assigns ``_control.state = _control.State()`` (after
+    ``revert()``).
+
+    Attributes:
+        lock (threading.RLock): held by apply(), revert(), status() and the
+            post-import hooks while they read or change what is below.
+        versions (dict or None): ``read_versions()``, read once.
+        decisions (list of Decision or None): the gate's answer for the
+            defects, decided once.
+        features (list of Decision or None): for the features, decided again
+            at each apply().
+        exclusive_bind (bool or None): apply()'s argument; None: the
+            environment decides.
+        failures (dict): target name -> why it could not be patched.
+        pending (dict): target name -> active ids, for the targets whose
+            module is not imported yet.
+        registry (Registry or None): made at the first patch.
+        targets (dict or None): ``_registry.TARGETS``, loaded with the registry.
+        warned_value (str or None): the last PORTFIX_DISABLE value warned about.
+    """
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.versions = None
+        self.decisions = None
+        self.features = None
+        self.exclusive_bind = None
+        self.failures = {}
+        self.pending = {}
+        self.registry = None
+        self.targets = None
+        self.warned_value = None
+
+    def patching(self):
+        """Load the registry and the targets table (once); return the registry."""
+        if self.registry is None:
+            from ._registry import TARGETS, Registry
+
+            self.targets = TARGETS
+            self.registry = Registry()
+        return self.registry
+
+    def is_applied(self, name):
+        return self.registry is not None and self.registry.is_applied(name)
+
+
+state = State()
 
 
 class PatchStatus(Record):
@@ -60,29 +111,29 @@ def disabled():
     value = os.environ.get(DISABLE_ENV, "").strip().lower()
     if value in _FALSE:
         return False
-    if value not in _TRUE and _state.get("warned_value") != value:
-        _state["warned_value"] = value
+    if value not in _TRUE and state.warned_value != value:
+        state.warned_value = value
         log.warning("%s=%r is not one of %s; portfix stays disabled", DISABLE_ENV, os.environ[DISABLE_ENV], "/".join(_TRUE + _FALSE[1:]))
     return True
 
 
 def _versions():
     """The installed versions, read once per process."""
-    if _state["versions"] is None:
-        _state["versions"] = read_versions()
-    return _state["versions"]
+    if state.versions is None:
+        state.versions = read_versions()
+    return state.versions
 
 
 def _decisions():
-    if _state["decisions"] is None:
-        _state["decisions"] = decide(_versions())
+    if state.decisions is None:
+        state.decisions = decide(_versions())
         warned = set()  # one warning per distribution whose version is unknown
-        for decision in _state["decisions"]:
+        for decision in state.decisions:
             name = decision.defect.distribution
             if decision.unknown and name not in warned:
                 warned.add(name)
                 log.warning("portfix: %s", decision.reason)
-    return _state["decisions"]
+    return state.decisions
 
 
 def _switches(exclusive_bind):
@@ -160,24 +211,27 @@ def _apply(exclusive_bind=None):
     """
     if disabled():
         return
-    with _registry.lock:
+    with state.lock:
         try:
             decisions = _decisions()
         except Exception as exc:  # the gate itself failed: leave everything alone
             log.warning("portfix: could not read the installed versions (%r); nothing patched", exc)
-            _state["decisions"] = []
+            state.decisions = []
             return
         if exclusive_bind is not None:
-            _state["exclusive_bind"] = bool(exclusive_bind)
-        _state["features"] = _features(_state["exclusive_bind"])
-        by_target = _active_by_target(decisions + _state["features"])
+            state.exclusive_bind = bool(exclusive_bind)
+        state.features = _features(state.exclusive_bind)
+        by_target = _active_by_target(decisions + state.features)
+        if not by_target and state.registry is None:
+            return  # nothing to patch, and nothing was: a fixed release
+        registry = state.patching()
         # A target patched only for a feature that is now off goes back.
-        for name, problem in _registry.revert(set(_registry.applied_names()) - set(by_target)):
+        for name, problem in registry.revert(set(registry.applied_names()) - set(by_target)):
             if problem:
-                _failures[name] = problem
+                state.failures[name] = problem
                 log.warning("portfix: %s %s", name, problem)
         for name, active in by_target.items():
-            module = TARGETS[name].module
+            module = state.targets[name].module
             if module in sys.modules:
                 _apply_one(name, active)
             else:
@@ -186,24 +240,24 @@ def _apply(exclusive_bind=None):
                 # only when a server starts).
                 from . import _hooks  # only when something waits: never on fixed releases
 
-                _pending[name] = active
+                state.pending[name] = active
                 _hooks.when_imported(module, functools.partial(_apply_pending, name))
 
 
 def _apply_one(name, active):
     try:
-        if _registry.apply(TARGETS[name], active):
+        if state.registry.apply(state.targets[name], active):
             log.debug("portfix: patched %s for %s", name, ", ".join(sorted(active)))
-        _failures.pop(name, None)
+        state.failures.pop(name, None)
     except Exception as exc:
-        _failures[name] = "not patched: %s" % (exc,)
+        state.failures[name] = "not patched: %s" % (exc,)
         log.warning("portfix: %s left unpatched: %s", name, exc)
 
 
 def _apply_pending(name, module):
     """Post-import hook: patch *name* now that its module is imported."""
-    with _registry.lock:
-        active = _pending.pop(name, None)
+    with state.lock:
+        active = state.pending.pop(name, None)
         if active is not None:  # else reverted meanwhile
             _apply_one(name, active)
 
@@ -215,16 +269,17 @@ def revert():
         list of PatchStatus: as ``status()``.  A target that someone replaced
         after portfix patched it is left as it is, with a warning.
     """
-    with _registry.lock:
-        if _pending:
+    with state.lock:
+        if state.pending:
             from . import _hooks
 
-            _pending.clear()
+            state.pending.clear()
             _hooks.cancel_all()
-        for name, problem in _registry.revert():
-            if problem:
-                _failures[name] = problem
-                log.warning("portfix: %s %s", name, problem)
+        if state.registry is not None:
+            for name, problem in state.registry.revert():
+                if problem:
+                    state.failures[name] = problem
+                    log.warning("portfix: %s %s", name, problem)
     return status()
 
 
@@ -236,29 +291,29 @@ def status():
         feature (``FEATURES``), in table order.
     """
     off = disabled()
-    if _pending:  # an accurate answer: patch what waits for an import
+    if state.pending:  # an accurate answer: patch what waits for an import
         from . import _hooks
 
         _hooks.import_waiting()
-    with _registry.lock:
-        decisions = _state["decisions"]
+    with state.lock:
+        decisions = state.decisions
         if decisions is None:
             decisions = decide(_versions())
-        features = _state["features"]
+        features = state.features
         if features is None:
-            features = _features(_state["exclusive_bind"])
+            features = _features(state.exclusive_bind)
         by_id = dict((d.defect.id, d) for d in decisions + features)
         records = []
         for defect in DEFECTS + FEATURES:
             decision = by_id.get(defect.id)
-            applied = bool(decision and decision.applies) and all(_registry.is_applied(t) for t in defect.targets)
+            applied = bool(decision and decision.applies) and all(state.is_applied(t) for t in defect.targets)
             if decision is None:
                 reason = "versions could not be read"
             elif applied:
                 reason = "patched"
             elif decision.applies:
-                problems = [_failures[t] for t in defect.targets if t in _failures]
-                waiting = [TARGETS[t].module for t in defect.targets if t in _pending]
+                problems = [state.failures[t] for t in defect.targets if t in state.failures]
+                waiting = [state.targets[t].module for t in defect.targets if t in state.pending]
                 if problems:
                     reason = "; ".join(problems)
                 elif waiting:
@@ -289,9 +344,9 @@ def feature_on(feature_id):
         bool: as the last ``apply()`` decided it (or as the environment says,
         before any ``apply()``).
     """
-    features = _state["features"]
+    features = state.features
     if features is None:
-        features = _features(_state["exclusive_bind"])
+        features = _features(state.exclusive_bind)
     return any(d.defect.id == feature_id and d.applies for d in features)
 
 
@@ -304,8 +359,8 @@ def original(name):
         name (str): a dotted target path from the defect table, e.g.
             ``"flask.Flask.run"``.
     """
-    if name in _pending:
+    if name in state.pending:
         from . import _hooks
 
         _hooks.import_waiting()
-    return _registry.original(name)
+    return state.registry.original(name) if state.registry is not None else None

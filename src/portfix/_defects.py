@@ -8,6 +8,7 @@ Release ranges were measured on the real releases from PyPI and traced in the
 upstream history; see ``shared/defects.md`` in the project's planning notes.
 """
 
+from ._policy import EXCLUSIVE_BIND_ENV, MODULES, NO_OP_FROM, PORT_FILE_ENV, SUPPORTED  # noqa: F401 - read here too
 from ._record import Record
 
 
@@ -91,16 +92,7 @@ DEFECTS = (
     ),
 )
 
-# The oldest releases portfix was measured on; older ones are left alone.
-SUPPORTED = {"flask": "0.10", "werkzeug": "0.9"}
-
-# Policy, not truth: from these releases on portfix patches nothing, so that it
-# can stay imported through an upgrade (Flask 2.0 resolves ports correctly;
-# Werkzeug 2.1 fixed D9).  D11 is still present there and stays unpatched.
-NO_OP_FROM = {"flask": "2.0", "werkzeug": "2.1"}
-
-# Where each distribution's module lives, for reading its version.
-MODULES = {"flask": "flask", "werkzeug": "werkzeug"}
+# The supported releases, the no-op line and the switches: see _policy.
 
 # Behaviours portfix adds rather than repairs: the same shape as a defect, but
 # `affected` is where the feature is installed, `enabled_by` names what turns
@@ -117,9 +109,6 @@ class Feature(Record):
     """
 
     __slots__ = ("id", "targets", "distribution", "affected", "upstream", "enabled_by", "summary", "needs")
-
-PORT_FILE_ENV = "PORTFIX_PORT_FILE"
-EXCLUSIVE_BIND_ENV = "PORTFIX_EXCLUSIVE_BIND"
 
 FEATURES = (
     Feature(

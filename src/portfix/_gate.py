@@ -1,13 +1,14 @@
 """The gate: installed versions in, the defects that apply out.  No side effects.
 
 ``decide`` and ``decide_features`` are pure functions of what they are
-given; ``read_versions`` and ``read_socket_options`` are the only places that
-look at the environment.
+given; ``read_versions`` (in ``_policy``) and ``read_socket_options`` are the
+only places that look at the environment.
 """
 
-from ._defects import DEFECTS, FEATURES, MODULES, NO_OP_FROM, SUPPORTED
+from ._defects import DEFECTS, FEATURES, NO_OP_FROM, SUPPORTED
+from ._policy import read_versions  # noqa: F401 - the gate's input, read here too
 from ._record import Record
-from ._versions import UnknownVersion, installed_version, matches
+from ._versions import UnknownVersion, matches
 
 
 # defect: the Defect (or Feature) record decided on.
@@ -17,22 +18,6 @@ class Decision(Record):
     """The gate's answer for one defect or feature (fields: see the comment above)."""
 
     __slots__ = ("defect", "installed", "applies", "reason", "unknown")
-
-
-def read_versions():
-    """Return ``{distribution: version}`` for Flask and Werkzeug.
-
-    Returns:
-        dict: version str; None when not installed; an ``UnknownVersion``
-        instance when installed but unreadable.
-    """
-    versions = {}
-    for distribution, module_name in sorted(MODULES.items()):
-        try:
-            versions[distribution] = installed_version(distribution, module_name)
-        except UnknownVersion as exc:
-            versions[distribution] = exc
-    return versions
 
 
 def read_socket_options(socket_module):

@@ -5,6 +5,9 @@ portfix is imported at the top of every process.  Importing
 Python 3.6 (``http.server`` pulls in ``argparse`` and ``gettext``): most of
 portfix's import time.  Old Werkzeug releases import it only when a server
 starts, so the patch waits for that import instead.
+
+The finder sits first in ``sys.meta_path`` only while a callback waits: every
+import in the process passes through it meanwhile.
 """
 
 import importlib
@@ -62,16 +65,29 @@ class _Finder(object):
     def add(self, name, callback):
         with self._lock:
             self._callbacks.setdefault(name, []).append(callback)
+            if self not in sys.meta_path:
+                sys.meta_path.insert(0, self)
 
     def run(self, name):
         with self._lock:
             callbacks = self._callbacks.pop(name, [])
+            if not self._callbacks:
+                self._leave()
         for callback in callbacks:
             callback(sys.modules[name])
 
     def discard(self):
         with self._lock:
             self._callbacks.clear()
+            self._leave()
+
+    def _leave(self):
+        """Leave ``sys.meta_path`` (the lock is held): nothing waits any more."""
+        if self in sys.meta_path:
+            # A new list, not list.remove(): another thread may be walking
+            # the old one in the middle of an import, and removing an item
+            # under it would make it skip the next finder.
+            sys.meta_path = [finder for finder in sys.meta_path if finder is not self]
 
     def waiting(self):
         with self._lock:
@@ -94,13 +110,11 @@ def when_imported(name, callback):
     if module is not None:
         callback(module)
         return
-    if _finder not in sys.meta_path:
-        sys.meta_path.insert(0, _finder)
     _finder.add(name, callback)
 
 
 def cancel_all():
-    """Forget every callback not run yet (``revert()``)."""
+    """Forget every callback not run yet (``revert()``); the finder leaves ``sys.meta_path``."""
     _finder.discard()
 
 

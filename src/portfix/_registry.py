@@ -1,15 +1,20 @@
-"""Saved originals and the patches in place, applied and reverted under a lock.
+"""The targets portfix patches (``TARGETS``), their saved originals, and the
+patches in place, applied and reverted under a lock.
 
 The first original seen for a target wins and is kept for the life of the
 process, so ``apply`` -> ``revert`` -> ``apply`` patches the same object and
 ``revert`` puts back the very object that was there first.
+
+Loaded at the first patch: on fixed releases ``import portfix`` never needs it.
 """
 
 import collections
+import importlib
 import sys
 import threading
 import types
 
+from ._defects import FLASK_RUN, RUN_SIMPLE, RUN_WITH_RELOADER, SERVER_INIT
 from ._record import Record
 
 
@@ -148,3 +153,28 @@ class Registry(object):
                 else:
                     results.append((name, "replaced by someone else since portfix patched it; left alone"))
         return results
+
+
+def _built_by(module, function):
+    """A ``make(original, active)`` that imports *module* when first called.
+
+    The patch modules (``_flask``, ``_werkzeug``) are imported only when a
+    patch is built: on old Werkzeug only once ``werkzeug.serving`` is imported.
+    """
+
+    def make(original, active):
+        return getattr(importlib.import_module(module, __package__), function)(original, active)
+
+    make.__qualname__ = "%s.%s" % (module.lstrip("."), function)
+    return make
+
+
+# Where each target of the defect table lives, and which module builds its patch.
+TARGETS = dict((target.name, target) for target in (
+    Target(FLASK_RUN, "flask.app", "Flask", "run", "Flask.run", _built_by("._flask", "make_run")),
+    Target(SERVER_INIT, "werkzeug.serving", "BaseWSGIServer", "__init__", "BaseWSGIServer.__init__",
+           _built_by("._werkzeug", "make_server_init")),
+    Target(RUN_SIMPLE, "werkzeug.serving", "", "run_simple", "run_simple", _built_by("._werkzeug", "make_run_simple")),
+    Target(RUN_WITH_RELOADER, "werkzeug._reloader", "", "run_with_reloader", "run_with_reloader",
+           _built_by("._werkzeug", "make_run_with_reloader")),
+))

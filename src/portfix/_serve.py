@@ -4,13 +4,24 @@ No Flask or Werkzeug release tells code which port it bound (uvicorn#761 and
 pallets/flask#4205 asked); harnesses bind a socket to port 0, close it and
 start the server on that number, which races under parallel workers.  Here
 the socket is bound in the constructor and the port is read from it.
+
+Each handle's thread sleeps in the kernel until a connection or ``stop()``
+wakes it: an idle handle costs no CPU, and ``stop()`` returns as soon as the
+loop has seen it.
 """
 
+import selectors
+import socket
 import threading
 
 from ._errors import BindError, bind_error
 
-POLL_INTERVAL = 0.05  # seconds: how soon the serving loop notices stop()
+# socketserver's own choice: poll() has no FD_SETSIZE limit (1024 on Linux),
+# select() is what Windows has.  Neither uses a descriptor of its own.
+_Selector = getattr(selectors, "PollSelector", selectors.SelectSelector)
+# How often the loop reaps finished worker processes (processes > 1), and
+# only while there are some.
+_REAP_INTERVAL = 0.5  # seconds, socketserver's default poll interval
 
 
 def _url_host(address):
@@ -29,6 +40,7 @@ class Server(object):
         url (str): ``"http://IP:PORT/"`` (``https`` with an ``ssl_context``);
             IPv6 addresses in brackets.
         server (werkzeug.serving.BaseWSGIServer): the Werkzeug server.
+            Its ``shutdown()`` stops the loop, as socketserver's does.
         thread (threading.Thread): the daemon thread running its loop.
     """
 
@@ -56,9 +68,17 @@ class Server(object):
         self.port = bound_port(self.server.socket)
         scheme = "https" if options.get("ssl_context") is not None else "http"
         self.url = "%s://%s:%d/" % (scheme, _url_host(self.server_address), self.port)
-        self.thread = threading.Thread(target=self._serve, name="portfix-serve-%d" % self.port)
-        self.thread.daemon = True
-        self.thread.start()
+        self._ending = False
+        self._wakeup = self._woken = None
+        try:
+            self._wakeup, self._woken = socket.socketpair()  # stop() writes, the loop wakes
+            self.server.shutdown = self._end_loop  # socketserver's would wait for a loop that never runs
+            self.thread = threading.Thread(target=self._serve, name="portfix-serve-%d" % self.port)
+            self.thread.daemon = True
+            self.thread.start()
+        except BaseException:  # out of descriptors or threads: no handle, so free the port
+            self._close()
+            raise
 
     @staticmethod
     def _make_server(serving, app, host, port, threaded, options):
@@ -90,20 +110,50 @@ class Server(object):
             sock.close()
 
     def _serve(self):
-        # socketserver's loop, not Werkzeug's serve_forever: only some
-        # releases let the poll interval be set, and stop() waits for it.
-        import socketserver  # here: portfix's import stays cheap
-
+        # Not serve_forever(): it wakes every poll_interval to look for
+        # shutdown() (20 times a second here before), and only some Werkzeug
+        # releases let that interval be set.  This loop blocks until the
+        # listening socket or the wakeup socket is readable, and hands each
+        # connection to the server's own request handling.
+        server = self.server
         try:
-            socketserver.BaseServer.serve_forever(self.server, POLL_INTERVAL)
-        except Exception:  # the socket was closed under the loop by a failed stop
-            if not self._stopped:
+            with _Selector() as selector:
+                selector.register(server, selectors.EVENT_READ)
+                selector.register(self._woken, selectors.EVENT_READ)
+                while not self._ending:
+                    reaping = getattr(server, "active_children", None)  # ForkingMixIn's workers
+                    ready = selector.select(_REAP_INTERVAL if reaping else None)
+                    if self._ending:
+                        break
+                    if any(key.fileobj is server for key, _ in ready):
+                        server._handle_request_noblock()  # accept, then process_request
+                    server.service_actions()
+        except Exception:  # the socket was closed under the loop by a stop that timed out
+            if not self._ending:
                 raise
+
+    def _end_loop(self, timeout=None):
+        """End the serving loop and wait for it (``server.shutdown()`` too).
+
+        Args:
+            timeout (float or None): seconds to wait; None waits as long as
+                a request the loop is handling takes (threaded=False).
+        """
+        self._ending = True
+        try:
+            self._wakeup.send(b"\0")
+        except OSError:  # closed: the loop has ended already
+            pass
+        if self.thread.is_alive() and self.thread is not threading.current_thread():
+            self.thread.join(timeout)
 
     def stop(self, timeout=5.0):
         """Stop serving and close the listening socket; the port is free after.
 
-        Idempotent and thread-safe: later calls return at once.
+        Idempotent and thread-safe: later calls return at once.  Requests
+        being handled in their own threads (``threaded=True``) finish on
+        their connections; with ``threaded=False`` a request in progress
+        delays the return by up to *timeout*.
 
         Args:
             timeout (float): seconds to wait for the serving thread to end.
@@ -112,10 +162,15 @@ class Server(object):
             if self._stopped:
                 return
             self._stopped = True
-        if self.thread.is_alive():
-            self.server.shutdown()  # returns once the loop has exited
-            self.thread.join(timeout)
+        self._end_loop(timeout)
+        self._close()
+
+    def _close(self):
+        """Close the listening socket and the wakeup pair."""
         self.server.server_close()
+        for sock in (self._wakeup, self._woken):
+            if sock is not None:
+                sock.close()
 
     @property
     def stopped(self):

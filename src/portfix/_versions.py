@@ -155,14 +155,21 @@ _parsed_specifiers = {}
 
 
 def _release(text):
-    """Return ``(1, 0, 2)`` for a plain release ``"1.0.2"``, else None."""
+    """Return ``(1, 0, 2)`` for a plain release ``"1.0.2"``, else None.
+
+    Trailing zeros are dropped (``"2.0"`` and ``"2"`` give ``(2,)``): then
+    plain tuple comparison orders releases as PEP 440 does, without padding.
+    """
     try:
         return _parsed[text]
     except KeyError:
         pass
     parts = text.split(".")
     if all(part and _ASCII_DIGITS.issuperset(part) for part in parts):
-        release = tuple(int(part) for part in parts)
+        release = [int(part) for part in parts]
+        while release and release[-1] == 0:
+            release.pop()
+        release = tuple(release)
     else:
         release = None
     _parsed[text] = release
@@ -170,7 +177,11 @@ def _release(text):
 
 
 def _clauses(specifier):
-    """Split ``">=1.0,<1.1.0"`` into ``[(">=", "1.0"), ("<", "1.1.0")]``."""
+    """``">=1.0,<1.1.0"`` -> ``[(operator.ge, (1,)), (operator.lt, (1, 1))]``.
+
+    None when a clause is not an ordered comparison with a plain release
+    (``packaging`` decides those).
+    """
     try:
         return _parsed_specifiers[specifier]
     except KeyError:
@@ -179,14 +190,13 @@ def _clauses(specifier):
     for clause in specifier.split(","):
         clause = clause.strip()
         op = clause[:2] if clause[:2] in _OPERATORS else clause[:1]
-        result.append((op, clause[len(op):].strip()))
+        bound = _release(clause[len(op):].strip())
+        if op not in _OPERATORS or bound is None:
+            result = None
+            break
+        result.append((_OPERATORS[op], bound))
     _parsed_specifiers[specifier] = result
     return result
-
-
-def _padded(left, right):
-    width = max(len(left), len(right))
-    return left + (0,) * (width - len(left)), right + (0,) * (width - len(right))
 
 
 def matches(version, specifier):
@@ -205,11 +215,10 @@ def matches(version, specifier):
         UnknownVersion: *version* is not a valid PEP 440 version.
     """
     release = _release(version)
-    clauses = _clauses(specifier)
-    if release is not None and all(_release(v) is not None and op in _OPERATORS for op, v in clauses):
-        for op, bound in clauses:
-            left, right = _padded(release, _release(bound))
-            if not _OPERATORS[op](left, right):
+    clauses = _clauses(specifier) if release is not None else None
+    if clauses is not None:
+        for compare, bound in clauses:
+            if not compare(release, bound):
                 return False
         return True
     from packaging.specifiers import SpecifierSet

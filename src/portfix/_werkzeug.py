@@ -24,9 +24,7 @@ import os
 import socket
 import threading
 
-from ._bind import use_exclusive_bind
 from ._defects import FEATURES
-from ._errors import diagnosed
 from ._ports import bound_port, validate_port
 
 # Set in the reloader parent on Werkzeug <= 0.10 (D10): the port every worker
@@ -41,6 +39,23 @@ _OPT_IN = frozenset(f.id for f in FEATURES if f.enabled_by is not None)
 
 _local = threading.local()
 _werkzeug_log = logging.getLogger("werkzeug")
+
+
+# These patches are built when werkzeug.serving is imported, in every process
+# that runs a dev server.  What only a failed bind (``_errors``, 16 KB of
+# code) or Windows' exclusive bind (``_bind``) needs is loaded then.
+def diagnosed(exc, host, port):
+    """``_errors.diagnosed``: the PortInUseError to raise from *exc*, or None."""
+    from ._errors import diagnosed
+
+    return diagnosed(exc, host, port)
+
+
+def use_exclusive_bind(server):
+    """``_bind.use_exclusive_bind``: bind *server* with SO_EXCLUSIVEADDRUSE (Windows)."""
+    from ._bind import use_exclusive_bind
+
+    use_exclusive_bind(server)
 
 
 def _is_unix(host):
