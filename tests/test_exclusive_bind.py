@@ -154,7 +154,7 @@ from portfix import _control
 record = [s for s in portfix.status() if s.defect == "exclusive-bind"][0]
 cli = subprocess.run([sys.executable, "-m", "portfix", "status", "--json"], stdout=subprocess.PIPE,
                      universal_newlines=True, timeout=60).stdout
-(cli_record,) = [r for r in json.loads(cli) if r["defect"] == "exclusive-bind"]
+(cli_record,) = [r for r in json.loads(cli)["records"] if r["defect"] == "exclusive-bind"]
 with portfix.serve(lambda environ, start_response: []) as server:
     import socket
     reuse = server.server.socket.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)

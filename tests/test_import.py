@@ -251,7 +251,7 @@ print(json.dumps([type(f).__module__ for f in sys.meta_path]))
     assert "portfix._hooks" not in json.loads(run(code).stdout)
 
 
-PUBLIC = ["BindError", "PatchStatus", "PortInUseError", "Server", "apply", "original", "revert", "serve",
+PUBLIC = ["BindError", "PatchStatus", "PortFileError", "PortInUseError", "Server", "apply", "original", "revert", "serve",
           "status", "__version__"]
 
 
@@ -264,7 +264,7 @@ import portfix._werkzeug  # imports _errors itself, as the server patch does
 print(json.dumps({{
     "all": sorted(portfix.__all__),
     "dir": sorted(n for n in dir(portfix) if n in portfix.__all__),
-    "modules": dict((n, getattr(portfix, n).__module__) for n in ("BindError", "PortInUseError", "PatchStatus", "Server")),
+    "modules": dict((n, getattr(portfix, n).__module__) for n in ("BindError", "PortFileError", "PortInUseError", "PatchStatus", "Server")),
     "same": portfix.serve is sys.modules["portfix._serve"].serve and portfix.PortInUseError is sys.modules["portfix._errors"].PortInUseError,
     "version": portfix.__version__,
 }}))

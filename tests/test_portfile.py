@@ -756,15 +756,23 @@ def test_a_relative_path_whose_working_folder_is_gone_is_a_clear_error(tmp_path)
     gone = tmp_path / "gone"
     gone.mkdir()
     code = textwrap.dedent("""
-        import json, os, socket, sys  # socket first: CPython 3.13 cannot import it from a removed folder
+        import json, os, sys
+        # -c puts the working folder ('') on sys.path; CPython 3.13 fails
+        # (SystemError) importing anything through it once it is removed.
+        sys.path[:] = [entry for entry in sys.path if entry]
         os.chdir(sys.argv[1])
         os.rmdir(sys.argv[1])
         import portfix
-        records = portfix.status()
+        # From the submodules, not portfix.status: CPython 3.13.0-3.13.2 turn
+        # a missed module attribute into SystemError when the working folder
+        # is gone (python/cpython#130932), before the lazy name can load.
+        from portfix._control import status
+        from portfix._errors import PortFileError
         from portfix._portfile import configured_path
+        records = status()
         try:
             configured_path()
-        except portfix.PortFileError as exc:
+        except PortFileError as exc:
             print("RESULT " + json.dumps(dict(records=len(records), error=str(exc))))
     """)
     with Child(["-c", code, str(gone)], env={"PORTFIX_PORT_FILE": "relative.port", "PORTFIX_DISABLE": None}) as child:

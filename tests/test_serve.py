@@ -142,8 +142,12 @@ def _serving_thread_id(server, before):
     native = getattr(server.thread, "native_id", None)  # Python >= 3.8
     if native is not None:
         return native
-    new = set(os.listdir("/proc/self/task")) - before  # the one thread serve() started
-    return int(new.pop()) if len(new) == 1 else None
+    deadline = time.monotonic() + 5
+    while True:  # the one thread serve() started, once the warm-up request's thread has ended
+        new = set(os.listdir("/proc/self/task")) - before
+        if len(new) == 1 or time.monotonic() > deadline:
+            return int(new.pop()) if len(new) == 1 else None
+        time.sleep(0.05)
 
 
 def _wakeups(tid):
