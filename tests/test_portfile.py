@@ -763,13 +763,15 @@ def test_a_relative_path_whose_working_folder_is_gone_is_a_clear_error(tmp_path)
         os.chdir(sys.argv[1])
         os.rmdir(sys.argv[1])
         import portfix
-        # From the submodules, not portfix.status: CPython 3.13.0-3.13.2 turn
-        # a missed module attribute into SystemError when the working folder
-        # is gone (python/cpython#130932), before the lazy name can load.
-        from portfix._control import status
         from portfix._errors import PortFileError
         from portfix._portfile import configured_path
-        records = status()
+        # CPython 3.13.0-3.13.2 turn a missed module attribute (portfix.status,
+        # `from . import x`) into SystemError when the working folder is gone
+        # (python/cpython#130932): no Python code can work around it there.
+        if (3, 13, 0) <= sys.version_info[:3] <= (3, 13, 2):
+            records = ["not asked: python/cpython#130932"]
+        else:
+            records = portfix.status()
         try:
             configured_path()
         except PortFileError as exc:
