@@ -44,6 +44,7 @@ else:
 WROTE = re.compile(r"WROTE (\d+) PID (\d+) (True|False)")
 
 
+@pytest.mark.cell_independent
 def test_format_is_the_port_and_a_newline(tmp_path):
     path = str(tmp_path / "port")
     assert write_port_file(path, 43589) is True
@@ -54,6 +55,7 @@ def test_format_is_the_port_and_a_newline(tmp_path):
     assert os.listdir(str(tmp_path)) == ["port"]  # no temporary file left behind
 
 
+@pytest.mark.cell_independent
 def test_the_same_port_is_not_rewritten(tmp_path):
     path = str(tmp_path / "port")
     write_port_file(path, 5001)
@@ -64,6 +66,7 @@ def test_the_same_port_is_not_rewritten(tmp_path):
     assert read_port_file(path) == 5002
 
 
+@pytest.mark.cell_independent
 def test_a_symlink_at_the_path_is_replaced_not_followed(tmp_path):
     victim = tmp_path / "victim"
     victim.write_text(u"keep me\n")
@@ -75,6 +78,7 @@ def test_a_symlink_at_the_path_is_replaced_not_followed(tmp_path):
     assert path.read_text() == u"40000\n"
 
 
+@pytest.mark.cell_independent
 def test_a_symlink_to_a_file_holding_the_same_port_is_still_replaced(tmp_path):
     victim = tmp_path / "victim"
     victim.write_text(u"40000\n")
@@ -84,6 +88,7 @@ def test_a_symlink_to_a_file_holding_the_same_port_is_still_replaced(tmp_path):
     assert not os.path.islink(str(path))
 
 
+@pytest.mark.cell_independent
 def test_a_reader_polling_in_a_loop_never_sees_a_partial_file(tmp_path):
     path = str(tmp_path / "port")
     seen, bad = set(), []
@@ -112,6 +117,7 @@ def test_a_reader_polling_in_a_loop_never_sees_a_partial_file(tmp_path):
     assert len(seen) > 1  # the reader did run between writes
 
 
+@pytest.mark.cell_independent
 @pytest.mark.parametrize("kind", ["folder", "missing folder"])
 def test_a_bad_path_is_named_before_anything_binds(tmp_path, monkeypatch, kind):
     path = str(tmp_path) if kind == "folder" else str(tmp_path / "nope" / "port")

@@ -3,7 +3,12 @@ stop() leaves no process of the child's group behind."""
 
 import re
 
+import pytest
+
 from portfix._process import Child
+
+# Cell-independent: the child-process helper with plain Python children.
+pytestmark = pytest.mark.cell_independent
 
 # The child answers SIGTERM by starting a grandchild and exiting, the way a
 # Werkzeug reloader parent does when the signal lands while it forks its
