@@ -7,10 +7,11 @@
 #   scripts/newest-pythons.sh [DIR]
 #
 # DIR defaults to $PORTFIX_PYTHONS, else ~/.cache/portfix-pythons.  Leaves
-# DIR/bin/python3.14 and DIR/bin/python3.15 and prints DIR/bin on stdout (the
-# folder to put on PATH; noxfile.py adds it by itself).  A DIR whose
-# interpreters already work is reused as it is; anything else there is
-# replaced.  Any failure exits non-zero with the reason on stderr.
+# DIR/bin/python3.14 and DIR/bin/python3.15 (each execs the binary in
+# DIR/prefix) and prints DIR/bin on stdout: the folder to put on PATH
+# (noxfile.py adds it by itself).  A DIR whose interpreters already work
+# (their venvs too) is reused as it is; anything else there is replaced.
+# Any failure exits non-zero with the reason on stderr.
 #
 # Environment: PORTFIX_DEBIAN_MIRROR (default http://deb.debian.org/debian),
 # PORTFIX_DEBIAN_SUITES (default "sid forky": tried in this order).
@@ -39,11 +40,20 @@ PREFIX=$DIR/prefix
 say() { echo "newest-pythons: $*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
 
-# What a cell needs of an interpreter: the modules below, and a venv with pip.
+# What a cell needs of an interpreter: these modules, and a venv that runs.
+# With "pip", the venv also gets pip from ensurepip (slower: done once, after
+# unpacking).
 works() {
   for v in $VERSIONS; do
     "$BIN/python$v" -c "import ssl, sqlite3, ctypes, venv, ensurepip, sys; assert sys.version_info[:2] == tuple(map(int, '$v'.split('.')))" \
       >/dev/null 2>&1 || return 1
+    scratch=$(mktemp -d)
+    if [ "${1:-}" = pip ]; then
+      "$BIN/python$v" -m venv "$scratch/venv" >/dev/null 2>&1 && "$scratch/venv/bin/python" -m pip --version >/dev/null 2>&1
+    else
+      "$BIN/python$v" -m venv --without-pip "$scratch/venv" >/dev/null 2>&1 && "$scratch/venv/bin/python" -c "import encodings, ssl"
+    fi || { rm -rf "$scratch"; return 1; }
+    rm -rf "$scratch"
   done
 }
 
@@ -82,10 +92,11 @@ unpack_suite() {
     -o "Dir::State::Lists=$state/lists" -o "Dir::Cache=$state/cache" -o "Dir::State::status=$state/status" \
     -o Debug::NoLocking=true -o APT::Install-Recommends=false -o APT::Install-Suggests=false
   say "$suite: reading the package lists from $MIRROR"
-  if ! apt-get -q "$@" update >"$state/log" 2>&1; then
+  # apt-get update exits 0 when a fetch fails (a warning): check for a list.
+  if ! apt-get -q "$@" update >"$state/log" 2>&1 || ! ls "$state"/lists/*_Packages* >/dev/null 2>&1; then
     say "$suite: apt-get update failed:"; tail -5 "$state/log" >&2; rm -rf "$state"; return 1
   fi
-  say "$suite: downloading$packages (and what they need)"
+  say "$suite: downloading $packages (and what they need)"
   # shellcheck disable=SC2086
   if ! apt-get -q -y "$@" install --download-only $packages >"$state/log" 2>&1; then
     say "$suite: apt-get install --download-only failed:"; tail -8 "$state/log" >&2; rm -rf "$state"; return 1
@@ -115,7 +126,11 @@ unpack_suite() {
     if ! patchelf --force-rpath --set-rpath "$libdir" "$python" || ! patchelf --set-interpreter "$loader" "$python"; then
       say "$suite: patchelf could not point python$v at $loader"; return 1
     fi
-    ln -sf "$python" "$BIN/python$v"
+    # An exec, not a symlink: sys.executable is then the binary's own path,
+    # and a venv made from it names prefix/usr/bin as its home (forky's 3.14.8
+    # and 3.15.0 do not follow a symlinked home: "Failed to import encodings").
+    printf '#!/bin/sh\nexec %s "$@"\n' "$python" >"$BIN/python$v"
+    chmod 755 "$BIN/python$v"
 
     # Debian's ensurepip takes its wheels from the folder its build names
     # (WHEEL_PKG_DIR: the host's /usr/share/python-wheels): ours instead.
@@ -134,7 +149,7 @@ unpack_suite() {
     "$BIN/python$v" -m compileall -q -j 0 -x '/(test|idlelib|lib2to3/tests)/' "$PREFIX/usr/lib/python$v" >/dev/null 2>&1 ||
       say "$suite: compileall of python$v's stdlib reported errors (kept going)"
   done
-  works || { say "$suite: the unpacked interpreters do not run"; return 1; }
+  works pip || { say "$suite: the unpacked interpreters, or venvs made with them, do not run"; return 1; }
   echo "$suite" >"$DIR/suite"
 }
 
