@@ -15,7 +15,7 @@ own wins.  A missing interpreter fails the run.
 
 Tests marked ``cell_independent`` (their outcome cannot depend on the
 installed Flask/Werkzeug release) run only in the cells that say
-``cell_independent = true`` in compat/cells.toml; the others pass
+``cell_independent_tests = true`` in compat/cells.toml; the others pass
 ``-m "not cell_independent"`` to pytest.
 
 Virtual environments are made with uv when nox finds it (``pip install
@@ -139,7 +139,7 @@ def cell(session, cell):
     _install_cell(session, spec, ["pytest", "hypothesis"] + spec.get("extras", []))
     session.run("portfix", "status")
     # Arguments after -- come last: a -m there replaces this one.
-    select = [] if spec.get("cell_independent") else ["-m", "not cell_independent"]
+    select = [] if spec.get("cell_independent_tests") else ["-m", "not cell_independent"]
     session.run(
         "pytest", "tests", "--ignore=tests/packaging", "-p", "no:cacheprovider", *select, *session.posargs,
         env={"PORTFIX_CELL": cell},
