@@ -3,11 +3,15 @@
 import os
 import re
 
+import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from portfix._registry import TARGETS
 from portfix._defects import DEFECTS, NO_OP_FROM, SUPPORTED
+
+# Cell-independent: the defect table and the README, read as text: no release is imported or called.
+pytestmark = pytest.mark.cell_independent
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 

@@ -20,6 +20,10 @@ from portfix._errors import (
 )
 from portfix._holder import Holder, find_holders
 
+# Cell-independent: PortInUseError/BindError built from real and simulated bind errors and holders;
+# no Flask or Werkzeug code runs.
+pytestmark = pytest.mark.cell_independent
+
 needs_proc = pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="no /proc/net/tcp (not Linux)")
 
 REMEDY_PORT_0 = "pass port=0 to let the OS choose a free ephemeral port"

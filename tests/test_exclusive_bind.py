@@ -120,6 +120,7 @@ report(on=[s.defect for s in portfix.status() if s.applied and s.defect == "excl
     assert probe(code, disabled=False, env={"PORTFIX_EXCLUSIVE_BIND": None})["on"] == []
 
 
+@pytest.mark.cell_independent
 def test_on_posix_the_option_does_not_exist_and_nothing_changes():
     # The real socket module here: SO_REUSEADDR cannot let two listeners share a port on Linux.
     assert _bind.exclusive_option() is None

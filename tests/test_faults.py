@@ -119,6 +119,17 @@ def _reload(child, script, count):
                 raise
 
 
+def _server_may_start_before_the_first_scan():
+    """Werkzeug < 2.0 starts the app thread, which builds the server, and
+    then the reloader, whose first scan records the mtimes: a touch right
+    after the new server's line may come before that scan and go unnoticed
+    (_reload then touches again after 3 s).  From 2.0.0 run_with_reloader
+    enters the reloader, which scans once, before it starts the app thread."""
+    from portfix._versions import matches
+
+    return matches(installed("werkzeug"), "<2.0")
+
+
 def test_twenty_reloads_keep_the_port_and_the_port_file(tmp_path):
     script = tmp_path / "app.py"
     port_file = str(tmp_path / "port")
@@ -131,7 +142,8 @@ def test_twenty_reloads_keep_the_port_and_the_port_file(tmp_path):
         inode = os.stat(port_file).st_ino
         seen = [pid]
         for count in range(1, RELOADS + 1):
-            time.sleep(0.3)  # let the new worker's reloader take its first scan
+            if _server_may_start_before_the_first_scan():
+                time.sleep(0.3)  # let the new worker's reloader take its first scan
             new_port, new_pid = _reload(child, script, count)
             assert new_pid not in seen, "reload %d: no new worker" % count
             assert new_port == port, "reload %d moved the server from %d to %d" % (count, port, new_port)

@@ -5,6 +5,9 @@ import pytest
 from portfix._gate import decide
 from portfix._versions import UnknownVersion
 
+# Cell-independent: decide() is a pure function of the versions each test passes in.
+pytestmark = pytest.mark.cell_independent
+
 
 def applied(versions):
     return sorted((d.defect.id for d in decide(versions) if d.applies), key=lambda i: int(i[1:]))

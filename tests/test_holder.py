@@ -32,6 +32,10 @@ from portfix import _holder
 from portfix._holder import Holder, decode_address, find_holders
 from portfix._process import Child
 
+# Cell-independent: the holder lookup reads /proc, lsof, ss or psutil about plain sockets and
+# children that import neither Flask nor Werkzeug.
+pytestmark = pytest.mark.cell_independent
+
 
 needs_ipv6 = pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
 needs_proc = pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="no /proc/net/tcp (not Linux)")

@@ -6,6 +6,9 @@ import pytest
 
 from portfix._ports import DEFAULT_PORT, bound_port, resolve_port, server_name_port, validate_port
 
+# Cell-independent: pure port parsing and resolution, and a plain socket.
+pytestmark = pytest.mark.cell_independent
+
 
 @pytest.mark.parametrize("value, expected", [(0, 0), (1, 1), (5000, 5000), (65535, 65535), ("0", 0), ("8080", 8080), (" 8080\n", 8080)])
 def test_valid_ports(value, expected):

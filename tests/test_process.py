@@ -11,6 +11,9 @@ import pytest
 
 from portfix._process import Child, ChildTimeout, Interrupted, shielded, stop_on_signals
 
+# Cell-independent: the child-process helper with plain Python children.
+pytestmark = pytest.mark.cell_independent
+
 # The child answers SIGTERM by starting a grandchild and exiting, the way a
 # Werkzeug reloader parent does when the signal lands while it forks its
 # worker: the grandchild is born after the first signal ever reached the group.

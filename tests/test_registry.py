@@ -7,6 +7,9 @@ import pytest
 
 from portfix._registry import Registry, Target, TargetChanged
 
+# Cell-independent: the registry on plain module objects made here.
+pytestmark = pytest.mark.cell_independent
+
 
 def _fresh_module(name):
     import types

@@ -101,6 +101,7 @@ def test_another_bind_failure_raises_bind_error_with_its_errno():
     assert "192.0.2.1" in str(caught.value)
 
 
+@pytest.mark.cell_independent
 @pytest.mark.parametrize("port, error", [
     (70000, ValueError), (-1, ValueError), (65536, ValueError), ("http", ValueError),
     (True, TypeError), (1.5, TypeError), (None, TypeError), (b"80", TypeError),
@@ -111,6 +112,7 @@ def test_bad_ports_are_rejected_before_any_bind(port, error):
     assert repr(port) in str(caught.value)
 
 
+@pytest.mark.cell_independent
 @pytest.mark.parametrize("host", ["", None, "unix:///tmp/portfix.sock"])
 def test_bad_hosts_are_rejected(host):
     with pytest.raises(ValueError) as caught:

@@ -4,6 +4,9 @@ import pytest
 
 from portfix._text import escape
 
+# Cell-independent: escape() on strings.
+pytestmark = pytest.mark.cell_independent
+
 
 @pytest.mark.parametrize("raw, shown", [
     ("python -m http.server 5000", "python -m http.server 5000"),

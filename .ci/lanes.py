@@ -1,0 +1,105 @@
+"""Run nox sessions in lanes side by side, split by their measured times.
+
+    python .ci/lanes.py --times .ci/session-times --lanes 2 --logs DIR NOX < sessions
+
+Reads the session names (one a line) on stdin and the measured seconds per
+session from --times (lines "SECONDS NAME  # comment"; this script prints
+them in that format for the run it made).  Longest first, each session goes
+to the lane with the least time so far (the greedy longest-processing-time
+split), and each lane runs its sessions in that order, one ``NOX --sessions
+NAME`` each, so that the long ones start first.  A session missing from
+--times counts as the median of the measured ones and is named.
+
+Each lane writes its output to DIR/LANE.log.  Prints, per session, the wall
+time and the CPU time of nox and everything it waited for (the tests and
+their children), then each lane's total and how busy the machine's cores
+were.  Exits 1 when a session failed.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+
+
+def read_times(path):
+    times = {}
+    with open(path) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                seconds, name = line.split(None, 1)
+                times[name] = float(seconds)
+    return times
+
+
+def split(sessions, times, count):
+    """(lanes, expected seconds per lane, sessions without a measured time)."""
+    known = sorted(times[name] for name in sessions if name in times)
+    default = known[len(known) // 2] if known else 1.0
+    cost = dict((name, times.get(name, default)) for name in sessions)
+    lanes = [[] for _ in range(count)]
+    totals = [0.0] * count
+    for name in sorted(sessions, key=lambda n: (-cost[n], n)):
+        lane = totals.index(min(totals))
+        lanes[lane].append(name)
+        totals[lane] += cost[name]
+    return lanes, totals, [name for name in sessions if name not in times]
+
+
+def run_lane(nox, names, log_path, results):
+    """Run *names* one after the other; append (name, wall, cpu, returncode) to *results*."""
+    with open(log_path, "ab") as log:
+        for name in names:
+            began = time.monotonic()
+            child = subprocess.Popen([nox, "--sessions", name], stdout=log, stderr=subprocess.STDOUT)
+            # wait4: this child's CPU time with all it waited for, whatever the other lanes do.
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
+            results.append((name, time.monotonic() - began, usage.ru_utime + usage.ru_stime, child.returncode))
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--times", required=True)
+    parser.add_argument("--lanes", type=int, default=2)
+    parser.add_argument("--logs", required=True)
+    parser.add_argument("nox")
+    args = parser.parse_args(argv[1:])
+    sessions = [line.strip() for line in sys.stdin if line.strip()]
+    lanes, expected, missing = split(sessions, read_times(args.times), args.lanes)
+    for name in missing:
+        print("lanes: no measured time for %s: counted as the median" % name)
+    print("lanes: %s" % "; ".join("lane %d: %d sessions, %.0f s expected" % (i + 1, len(lane), total)
+                                  for i, (lane, total) in enumerate(zip(lanes, expected))))
+    sys.stdout.flush()
+
+    results = [[] for _ in lanes]
+    started = time.monotonic()
+    threads = [
+        threading.Thread(target=run_lane, args=(args.nox, lane, os.path.join(args.logs, "lane-%d.log" % (i + 1)), results[i]))
+        for i, lane in enumerate(lanes)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.monotonic() - started
+
+    print("\n== seconds per session, longest first (the format of .ci/session-times; CPU: nox and all it waited for)")
+    everything = [(lane + 1,) + row for lane, rows in enumerate(results) for row in rows]
+    for lane, name, seconds, cpu, code in sorted(everything, key=lambda row: -row[2]):
+        print("%.0f %s  # lane %d, CPU %.0f s, %s" % (seconds, name, lane, cpu, "ok" if code == 0 else "FAILED (%d)" % code))
+    for lane, rows in enumerate(results):
+        print("lane %d: %.0f s, CPU %.0f s, %d sessions" % (
+            lane + 1, sum(r[1] for r in rows), sum(r[2] for r in rows), len(rows)))
+    cpu = sum(r[2] for rows in results for r in rows)
+    cores = os.cpu_count() or 1
+    print("wall %.0f s; CPU %.0f s: the %d cores were %.0f%% busy with the sessions" % (wall, cpu, cores, 100.0 * cpu / (cores * wall)))
+    return 1 if any(r[3] != 0 for rows in results for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
