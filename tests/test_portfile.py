@@ -166,6 +166,7 @@ def _publish_here(port):
 # ------------------------------------------------------------------ the file itself
 
 
+@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 def test_published_as_the_port_and_a_newline_then_withdrawn(in_process, tmp_path):
     claim = _publish_here(43589)
     with open(in_process, "rb") as f:
@@ -176,6 +177,7 @@ def test_published_as_the_port_and_a_newline_then_withdrawn(in_process, tmp_path
     assert os.listdir(str(tmp_path)) == []
 
 
+@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
 def test_mode_is_0666_masked_by_the_umask(in_process, umask):
     old = os.umask(umask)
@@ -186,6 +188,7 @@ def test_mode_is_0666_masked_by_the_umask(in_process, umask):
     assert stat.S_IMODE(os.stat(in_process).st_mode) == 0o666 & ~umask
 
 
+@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 def test_a_reader_polling_in_a_loop_never_sees_a_partial_file(in_process):
     seen, bad = set(), []
     done = threading.Event()
@@ -218,6 +221,7 @@ def test_a_reader_polling_in_a_loop_never_sees_a_partial_file(in_process):
     assert len(seen) > 100  # the reader did run between writes
 
 
+@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 def test_withdraw_leaves_a_file_someone_wrote_since(in_process):
     claim = _publish_here(40002)
     os.unlink(in_process)
@@ -227,6 +231,7 @@ def test_withdraw_leaves_a_file_someone_wrote_since(in_process):
     assert read_port_file(in_process) == 40002
 
 
+@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 def test_read_port_file_never_opens_a_fifo(tmp_path):
     fifo = str(tmp_path / "fifo")
     os.mkfifo(fifo)
@@ -243,18 +248,21 @@ def test_read_port_file_never_opens_a_fifo(tmp_path):
     (b"8080\n", 8080), (b"65535\n", 65535), (b"0\n", None), (b"65536\n", None), (b"08080\n", None),
     (b"8080", None), (b"8080\n\n", None), (b" 8080\n", None), (b"+8080\n", None), (b"PORT=8080\n", None), (b"", None),
 ])
+@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 def test_only_a_port_and_one_newline_is_a_port_file(tmp_path, content, port):
     path = tmp_path / "port"
     path.write_bytes(content)
     assert read_port_file(str(path)) == port
 
 
+@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 def test_relative_path_is_made_absolute_when_read(monkeypatch, tmp_path):
     monkeypatch.chdir(str(tmp_path))
     monkeypatch.setenv("PORTFIX_PORT_FILE", "run/port")
     assert configured_path() == str(tmp_path / "run" / "port")
 
 
+@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 @pytest.mark.parametrize("value", ["run/", "run/.", "run/..", "po\0rt"])
 def test_a_value_that_cannot_name_a_file_is_refused(monkeypatch, value):
     monkeypatch.setattr(os, "environ", dict(os.environ, PORTFIX_PORT_FILE=value))
@@ -306,6 +314,7 @@ KINDS = ["other content", "the app's source", "symlink to a port file", "danglin
          "socket", "character device"]
 
 
+@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_claim_refuses_anything_but_a_port_file_and_leaves_it_alone(in_process, tmp_path, kind):
     path = tmp_path / "port"
@@ -338,6 +347,7 @@ def test_refused_before_any_bind_and_left_alone(tmp_path, kind, entry):
     assert not [name for name in os.listdir(str(tmp_path)) if name.startswith(".portfix-")]
 
 
+@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 @pytest.mark.parametrize("value, said", [
     ("nope/port", "does not exist"), ("p" * 300, "File name too long"), ("port/", "names a folder")])
 def test_the_claim_names_an_unusable_path(monkeypatch, tmp_path, value, said):
@@ -669,6 +679,7 @@ with pf.claiming(until_return=False) as claim:
 """
 
 
+@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 def test_two_processes_never_both_replace_a_stale_file(in_process, tmp_path):
     """The second claim waits for the first (a lock on the folder), then finds
     a live server's port file and refuses: before, both judged the stale file
@@ -700,6 +711,7 @@ def test_two_processes_never_both_replace_a_stale_file(in_process, tmp_path):
         assert read_port_file(in_process) == published
 
 
+@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_signal_between_claim_and_publish_leaves_no_temporary_file(tmp_path, signum):
     env = {"PORTFIX_PORT_FILE": str(tmp_path / "port"), "TEST_GO": str(tmp_path / "never")}
@@ -711,6 +723,7 @@ def test_a_signal_between_claim_and_publish_leaves_no_temporary_file(tmp_path, s
     assert os.listdir(str(tmp_path)) == []
 
 
+@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 def test_a_claim_in_progress_in_another_thread_is_waited_for(in_process):
     """Thread A claims and gives up (its bind failed); thread B, which waited,
     claims then and publishes: before, B left the file unwritten."""
@@ -742,6 +755,7 @@ def test_a_claim_in_progress_in_another_thread_is_waited_for(in_process):
     assert read_port_file(in_process) == 40123
 
 
+@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 def test_a_chmod_or_a_hard_link_does_not_stop_the_withdraw(in_process, tmp_path):
     claim = _publish_here(40124)
     os.chmod(in_process, 0o600)
@@ -750,6 +764,7 @@ def test_a_chmod_or_a_hard_link_does_not_stop_the_withdraw(in_process, tmp_path)
     assert not os.path.lexists(in_process)
 
 
+@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 def test_a_relative_path_whose_working_folder_is_gone_is_a_clear_error(tmp_path):
     """portfix reads the variable at import: from a removed working folder,
     import and status() go on, and the server's claim says why."""

@@ -46,6 +46,7 @@ def result_of(child, timeout=START_TIMEOUT):
 # --- the environment ---------------------------------------------------------------
 
 
+@pytest.mark.cell_independent  # the runner and plain commands, no Flask/Werkzeug
 def test_environment_puts_the_boot_folder_first_and_keeps_the_rest(tmp_path):
     env = environment(port_file="rel/port", environ={"PYTHONPATH": "a" + os.pathsep + "b", "X": "1"})
     assert env["PYTHONPATH"] == os.pathsep.join([BOOT, "a", "b"])
@@ -230,6 +231,7 @@ def _runner_without_pythonpath(args, env):
 WARNING = re.compile(r"^portfix: not active in this Python \(.*\): (.*); it runs on without portfix$")
 
 
+@pytest.mark.cell_independent  # the runner and plain commands, no Flask/Werkzeug
 @pytest.mark.skipif(_python2() is None, reason="no Python 2.7 on this machine")
 def test_python_2_runs_on_with_one_warning():
     with _runner_without_pythonpath(["--", _python2(), "-c", "import sys; print('ran ' + sys.version[:3])"],
@@ -270,11 +272,13 @@ def cli(*args, **kwargs):
                           stderr=subprocess.PIPE, universal_newlines=True, timeout=60, env=env, **kwargs)
 
 
+@pytest.mark.cell_independent  # the runner and plain commands, no Flask/Werkzeug
 def test_the_exit_status_comes_back_unchanged():
     assert cli("run", "--", sys.executable, "-c", "import sys; sys.exit(7)").returncode == 7
     assert cli("run", sys.executable, "-c", "pass").returncode == 0  # "--" is optional
 
 
+@pytest.mark.cell_independent  # the runner and plain commands, no Flask/Werkzeug
 def test_a_command_not_found_exits_127(tmp_path):
     result = cli("run", "--", "portfix-no-such-command")
     assert result.returncode == 127
@@ -284,6 +288,7 @@ def test_a_command_not_found_exits_127(tmp_path):
     assert result.stderr == "portfix run: %s: no such file\n" % (tmp_path / "missing")
 
 
+@pytest.mark.cell_independent  # the runner and plain commands, no Flask/Werkzeug
 def test_a_command_that_cannot_execute_exits_126(tmp_path):
     script = tmp_path / "not-executable"
     script.write_text("#!/bin/sh\n")
@@ -293,6 +298,7 @@ def test_a_command_that_cannot_execute_exits_126(tmp_path):
     assert result.stderr.startswith("portfix run: %s: cannot execute: " % script)
 
 
+@pytest.mark.cell_independent  # the runner and plain commands, no Flask/Werkzeug
 @pytest.mark.parametrize("args", [[], ["--"], ["--port-file", "", "--", "true"]])
 def test_usage_errors_exit_2(args):
     result = cli("run", *args)
@@ -318,6 +324,7 @@ SIGNALLED = textwrap.dedent(
 READY = re.compile(r"READY (\d+)")
 
 
+@pytest.mark.cell_independent  # the runner and plain commands, no Flask/Werkzeug
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["INT", "TERM", "HUP"])
 def test_signals_reach_the_command(signum):
     with portfix_run(["--", sys.executable, "-c", SIGNALLED, "handle"]) as child:
@@ -329,6 +336,7 @@ def test_signals_reach_the_command(signum):
     assert not alive(pid)
 
 
+@pytest.mark.cell_independent  # the runner and plain commands, no Flask/Werkzeug
 def test_a_death_by_signal_is_the_exit_status():
     with portfix_run(["--", sys.executable, "-c", SIGNALLED, "default"]) as child:
         pid = int(child.wait_for(READY, START_TIMEOUT).group(1))

@@ -24,6 +24,7 @@ def reserved_port():
         yield sock.getsockname()[1]
 
 
+@pytest.mark.cell_independent  # plain files and sockets
 def test_no_file(tmp_path):
     path = tmp_path / "port"
     result = wait(str(path), "--timeout", "0.3")
@@ -31,6 +32,7 @@ def test_no_file(tmp_path):
     assert result.stderr == "portfix wait: timed out after 0.3 s: no file at %s\n" % path
 
 
+@pytest.mark.cell_independent  # plain files and sockets
 def test_not_a_port_file(tmp_path):
     path = tmp_path / "port"
     path.write_text("hello\x1b[2J\n")
@@ -40,6 +42,7 @@ def test_not_a_port_file(tmp_path):
                              "(it should hold a port number and a newline)\n" % path)
 
 
+@pytest.mark.cell_independent  # plain files and sockets
 def test_a_stale_port_file(tmp_path):
     path = tmp_path / "port"
     with reserved_port() as port:
@@ -50,6 +53,7 @@ def test_a_stale_port_file(tmp_path):
                              "accepts connections there: a stale port file?\n" % port)
 
 
+@pytest.mark.cell_independent  # plain files and sockets
 @pytest.mark.parametrize("family", ["127.0.0.1", "::1"])
 def test_a_listening_port_is_printed(tmp_path, family):
     if family == "::1" and not ipv6_loopback():
@@ -81,6 +85,7 @@ def test_waits_for_a_server_started_after_it(tmp_path):
     assert (waiter.returncode, out, err) == (0, "%d\n" % announced, "")
 
 
+@pytest.mark.cell_independent  # plain files and sockets
 @pytest.mark.parametrize("args", [["--timeout", "abc"], ["--timeout", "-1"], ["--timeout", "nan"], []])
 def test_usage_errors_exit_2(tmp_path, args):
     result = wait(*([str(tmp_path / "port")] if args else []) + args)

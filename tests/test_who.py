@@ -16,6 +16,9 @@ from _holding import LISTENING, MARKER, SRC, START_TIMEOUT, Holding
 from portfix._process import Child
 from portfix._who import format_who
 
+# Cell-independent: the holder lookup and its CLI, on plain sockets and plain Python children.
+pytestmark = pytest.mark.cell_independent
+
 needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/net"), reason="needs Linux's /proc")
 
 
