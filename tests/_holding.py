@@ -32,6 +32,14 @@ HOLD_SCRIPT = textwrap.dedent(
 )
 
 
+def unprivileged_python():
+    """An interpreter that uid 65534 can run, or None (/root is not readable by others)."""
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        if os.path.exists(candidate) and os.stat(os.path.realpath(candidate)).st_mode & 0o005 == 0o005:
+            return candidate
+    return None
+
+
 def hold_script(directory):
     """The path of HOLD_SCRIPT, written into *directory* (a pathlib.Path)."""
     path = directory / "hold_port.py"

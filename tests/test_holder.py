@@ -25,6 +25,7 @@ from _holding import (
     hold_script,
     tcp_row,
     to_hex,
+    unprivileged_python,
 )
 
 from _support import ipv6_loopback
@@ -587,14 +588,6 @@ def test_a_forked_process_that_execd_while_the_lookup_read_is_not_named(monkeypa
         assert acted, "the lookup never read the forked child's socket"
         assert pids_of(holders) == [listener.pid], holders
         assert holders[0].cmdline == command_line(["-c", FORKING_LISTENER, "127.0.0.1"])
-
-
-def unprivileged_python():
-    """An interpreter that uid 65534 can run, or None (/root is not readable by others)."""
-    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
-        if os.path.exists(candidate) and os.stat(os.path.realpath(candidate)).st_mode & 0o005 == 0o005:
-            return candidate
-    return None
 
 
 @needs_proc

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from _holding import LISTENING, MARKER, SRC, START_TIMEOUT, Holding
+from _holding import LISTENING, MARKER, SRC, START_TIMEOUT, Holding, unprivileged_python
 from portfix._process import Child
 from portfix._who import format_who
 
@@ -126,14 +126,6 @@ AS_NOBODY = textwrap.dedent(
     signal.pause()
     """
 )
-
-
-def unprivileged_python():
-    """An interpreter that uid 65534 can run, or None (/root is not readable by others)."""
-    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
-        if os.path.exists(candidate) and os.stat(os.path.realpath(candidate)).st_mode & 0o005 == 0o005:
-            return candidate
-    return None
 
 
 @needs_proc
