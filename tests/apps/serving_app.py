@@ -2,11 +2,13 @@
 and ``/hold`` tells the test it is being requested, then holds the request.
 
 At import it starts a grandchild (``sleep``) in its own process group, as a
-reloader's worker would be; with ``SERVING_APP_LINGER`` set, it answers
-SIGTERM by writing that file, then exits 0.5 s later (a member of the group
-that takes its time to stop), and says when it does (that name + ".armed").  ``/hold`` writes ``"<pid> <grandchild pid>\\n"``
+reloader's worker would be.  ``/hold`` writes ``"<pid> <grandchild pid>\\n"``
 to the file named by ``SERVING_APP_READY`` (by a rename: the test never reads
 half of it), then sleeps up to 60 s: the check is in its GET meanwhile.
+
+With ``SERVING_APP_LINGER`` set, the grandchild is a member of the group that
+takes its time to stop: it creates that name + ``.armed`` once it handles
+SIGTERM, and answers SIGTERM by writing that file, then exiting 0.5 s later.
 """
 
 import os
