@@ -191,6 +191,63 @@ def test_a_timeout_fails_and_the_child_is_stopped(tmp_path):
     assert gone(report["child_pid"])
 
 
+def test_an_app_that_closes_its_fds_and_opens_dev_null_passes():
+    # The lifeline's fd number came to name /dev/null, whose end-of-file was
+    # taken for the check's death: the healthy app was SIGKILLed ("exited
+    # with code -9 before it listened").
+    result = check("--app", "closes_fds_app:app")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "ok"
+
+
+def _ok_app_in(folder):
+    folder.mkdir()
+    (folder / "okapp.py").write_text(u"def app(environ, start_response):\n"
+                                     u"    start_response('200 OK', [('Content-Length', '2')])\n"
+                                     u"    return [b'ok']\n")
+    return folder
+
+
+def test_the_app_is_imported_from_a_folder_whose_name_holds_a_colon(tmp_path):
+    # The folder went through PYTHONPATH, where ':' splits it in two:
+    # "cannot import okapp: ModuleNotFoundError".
+    folder = _ok_app_in(tmp_path / "a:b")
+    env = dict(os.environ)
+    env.pop("PORTFIX_DISABLE", None)
+    result = subprocess.run([sys.executable, "-m", "portfix", "check", "--app", "okapp:app"], cwd=str(folder),
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "ok"
+
+
+# Starts the check in a folder it deletes first.
+IN_A_DELETED_FOLDER = """
+import os, sys
+os.chdir(sys.argv[1])
+os.rmdir(sys.argv[1])
+os.execv(sys.executable, [sys.executable, "-m", "portfix", "check"] + sys.argv[2:])
+"""
+
+
+@pytest.mark.parametrize("args, why", [(["--app", "okapp:app"], ", and --app imports the app from it"), ([], "")],
+                         ids=["app", "built-in"])
+def test_a_deleted_current_folder_is_one_line_naming_it(tmp_path, args, why):
+    # --app: a traceback from os.getcwd() (exit 1); the built-in check: the
+    # child's traceback, from Flask or from an import.
+    folder = tmp_path / "deleted"
+    folder.mkdir()
+    env = dict(os.environ)
+    env.pop("PORTFIX_DISABLE", None)
+    result = subprocess.run([sys.executable, "-c", IN_A_DELETED_FOLDER, str(folder)] + args, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        "portfix check: the current folder is gone (No such file or directory)%s: run the check from an existing "
+        "folder" % why]
+    assert result.stdout == ""
+
+
 def test_with_portfix_disabled_the_check_fails_at_once_and_says_why():
     # The app's portfix would write no port file (and on Flask 1.0.x port=0
     # would become 5000): no child is started.

@@ -58,6 +58,16 @@ def test_check_passes_and_reports_a_real_port():
         os.kill(report["child_pid"], 0)
 
 
+@pytest.mark.skipif(not installed("flask"), reason="the built-in check runs Flask's app.run only where Flask is")
+@pytest.mark.parametrize("variable, value", [("FLASK_DEBUG", "1"), ("FLASK_ENV", "development")])
+def test_check_passes_with_flask_debug_mode_set(variable, value):
+    # Debug mode turned the reloader on, which re-ran the child's "-c ..."
+    # command line: "Argument expected for the -c option", and a failed check.
+    result = cli("check", "--json", "--timeout", "30", env={variable: value})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["ok"]
+
+
 def test_check_with_portfix_disabled_says_so_at_once():
     # It used to run the child anyway: on affected releases it failed with a
     # regex in the message and never named the switch, on fixed ones it passed.

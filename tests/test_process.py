@@ -5,6 +5,8 @@ bounded; the lifeline; signals turned into Interrupted."""
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -54,6 +56,35 @@ def test_stop_of_an_exited_child_returns_its_code():
     child = Child(["-c", "import sys; sys.exit(3)"])
     assert child.wait_exit(20) == 3
     assert child.stop() == 3
+
+
+# The child starts a process in a session of its own, which leaves the
+# child's group (stop() cannot reach it) and keeps the output pipe open; the
+# child's last words end without a newline.
+OUTSIDER = """
+import subprocess, sys, time
+outsider = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+sys.stdout.write("OUTSIDER %d\\nlast words, no newline" % outsider.pid)  # one write: seen together
+sys.stdout.flush()
+time.sleep(60)
+"""
+
+
+def test_stop_reads_what_the_group_wrote_and_does_not_wait_for_a_process_that_left_it():
+    # stop() waited its whole grace (3 s) for an end-of-file that the outsider
+    # held back, and then left the unended last line unread.
+    child = Child(["-c", OUTSIDER])
+    outsider = None
+    try:
+        outsider = int(child.wait_for(re.compile(r"OUTSIDER (\d+)"), 30).group(1))
+        child.stop()
+        assert child.output().split("\n")[-1] == "last words, no newline"
+        assert child.process.stdout.closed  # reading ended with the group
+        assert _alive(outsider)  # left running: it is not of the group
+    finally:
+        child.stop()
+        if outsider is not None and _alive(outsider):
+            os.kill(outsider, signal.SIGKILL)
 
 
 # -- what is kept of the output is bounded --------------------------------
@@ -123,6 +154,33 @@ def test_the_lifeline_kills_the_childs_group_when_the_parent_side_closes():
         child.stop()
 
 
+# An app that closes every fd and opens /dev/null gets the lifeline's number
+# for it: read there, end-of-file came at once and the healthy app was killed.
+FD_REUSED = """
+import os, sys, time
+from portfix._process import LIFELINE_ENV, hold_lifeline
+fd = int(os.environ[LIFELINE_ENV])
+null = os.open(os.devnull, os.O_RDWR)
+os.dup2(null, fd)  # the lifeline's number now names /dev/null
+os.close(null)
+sys.stdout.write("HOLDING %s\\n" % hold_lifeline())
+sys.stdout.flush()
+time.sleep(0.5)  # time for a lifeline thread to act
+sys.stdout.write("ALIVE\\n")
+sys.stdout.flush()
+time.sleep(60)
+"""
+
+
+def test_an_fd_that_is_not_the_lifeline_pipe_is_not_watched():
+    child = Child(["-c", FD_REUSED], lifeline=True)
+    try:
+        assert child.wait_for(re.compile(r"HOLDING (\w+)"), 30).group(1) == "False"
+        child.wait_for(re.compile("ALIVE"), 30)
+    finally:
+        child.stop()
+
+
 def test_without_a_lifeline_the_child_does_not_watch_one():
     child = Child(["-c", LIFELINE])
     try:
@@ -157,3 +215,70 @@ def test_a_signal_ignored_at_start_stays_ignored():
         assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+# The child writes to its output without pause, as an app logging at start-up
+# does: once the parent is gone, a write fails (BrokenPipeError) and the main
+# thread ends the process, perhaps before the lifeline thread has acted.
+LIFELINE_WRITING = """
+import os, subprocess, sys, time
+from portfix._process import hold_lifeline
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+hold_lifeline(sys.argv[1])
+sys.stdout.write("HOLDING %d\\n" % grandchild.pid)
+sys.stdout.flush()
+while True:
+    sys.stdout.write("working\\n")
+    sys.stdout.flush()
+    time.sleep(0.0005)
+"""
+
+
+def _group_alive(pgid):
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="looks for the group's processes in /proc")
+@pytest.mark.parametrize("attempt", range(5))
+def test_the_lifeline_cleans_up_when_the_childs_writes_fail_as_the_parent_dies(tmp_path, attempt):
+    # What the child sees when the parent is SIGKILLed: the lifeline and its
+    # output pipe close together.  Its main thread then died of
+    # BrokenPipeError before the lifeline thread ran: the folder was left
+    # (about 4 times in 5) and, at times, the grandchild.
+    folder = tmp_path / "portfix-check-x"
+    folder.mkdir()
+    (folder / "port").write_text(u"1\n")
+    read_end, write_end = os.pipe()
+    env = dict(os.environ, PORTFIX_CHECK_LIFELINE=str(read_end))
+    process = subprocess.Popen([sys.executable, "-c", LIFELINE_WRITING, str(folder)], env=env, pass_fds=(read_end,),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    os.close(read_end)
+    grandchild = None
+    try:
+        grandchild = int(process.stdout.readline().split()[1])
+        os.close(write_end)  # both at once, as when the parent dies
+        write_end = None
+        process.stdout.close()
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 2
+        while (_group_alive(process.pid) or folder.exists()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not folder.exists()
+        assert not _group_alive(process.pid) and not _alive(grandchild)
+    finally:
+        if write_end is not None:
+            os.close(write_end)
+        for pid in (process.pid, grandchild):
+            if pid and _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        process.wait(timeout=30)

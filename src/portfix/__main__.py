@@ -301,23 +301,36 @@ def main(argv=None):
             ``sys.argv[1:]``.
 
     Returns:
-        int: the exit code: 0 ok, 1 failed, 2 usage error; ``run``: its
-        command's exit code, 127 not found, 126 not executable (on POSIX a
-        started command replaces this process, and nothing returns).
+        int: the exit code: 0 ok, 1 failed, 2 usage error, 130 interrupted
+        by Ctrl-C (SIGINT); ``run``: its command's exit code, 127 not found,
+        126 not executable (on POSIX a started command replaces this
+        process, and nothing returns).
     """
-    parser = build_parser()
+    args = None
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help and --version (0), or argparse's usage error (2)
-        return exc.code if isinstance(exc.code, int) else 2
-    if args.command is None:
-        parser.print_help()
-        return 2
-    try:
-        return args.handler(args)
-    except UsageError as exc:
-        _error(args, exc)
-        return 2
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help and --version (0), or argparse's usage error (2)
+            return exc.code if isinstance(exc.code, int) else 2
+        if args.command is None:
+            parser.print_help()
+            return 2
+        try:
+            return args.handler(args)
+        except UsageError as exc:
+            _error(args, exc)
+            return 2
+    except KeyboardInterrupt:
+        # Ctrl-C outside a command's own signal handling (portfix check's
+        # starts after the arguments are read): one line, and the exit code
+        # a shell gives SIGINT, never a traceback.
+        try:
+            print("%s: interrupted by SIGINT" % (PROG if args is None or args.command is None
+                                                 else "%s %s" % (PROG, args.name)), file=sys.stderr)
+        except OSError:
+            pass
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
 """``portfix check``: start an app on port 0 in a child process, request it.
 
 Without ``--app``, the child imports portfix, then runs a small built-in app
-with ``app.run(host="127.0.0.1", port=0)`` (``run_simple`` when Flask is
-absent); the parent learns the port from the "Running on" line and GETs
-``/``.  With ``--app MODULE:APP`` (or ``MODULE:factory()``) the child boots
-the user's own app through its own ``app.run``; the parent learns the port
-from a port file in a private temporary folder and GETs each ``--path``.
+with ``app.run(host="127.0.0.1", port=0, use_reloader=False)`` (``run_simple``
+when Flask is absent); the parent learns the port from the "Running on" line
+and GETs ``/``.  With ``--app MODULE:APP`` (or ``MODULE:factory()``) the child
+boots the user's own app, imported from the current folder (given to it as an
+argument, so any folder name works), through its own ``app.run``; the parent
+learns the port from a port file in a private temporary folder and GETs each
+``--path``.
 
-Whatever happens the child is stopped by its pid and the folder removed:
+Whatever happens the child is stopped by its pid and the folder removed (before
+the child is stopped, so that a check killed meanwhile leaves none):
 one deadline (``timeout``) bounds the whole check, body reads included; the
 child's output is kept as a bounded tail and shown through ``escape()``;
 the CLI runs the check under ``_process.stop_on_signals()`` (SIGINT, SIGTERM,
@@ -29,7 +32,7 @@ import time
 
 from ._defects import PORT_FILE_ENV
 from ._portfile import read_port_file
-from ._process import RUNNING_ON, Child, ChildTimeout, hold_lifeline, shielded
+from ._process import RUNNING_ON, Child, ChildTimeout, end_if_orphaned, hold_lifeline, shielded
 from ._text import escape
 
 HOST = "127.0.0.1"
@@ -168,7 +171,10 @@ def serve_builtin_app():
         return
     app = Flask("portfix_check")
     app.add_url_rule("/", "index", lambda: BODY)
-    app.run(host=HOST, port=0)
+    # No reloader, whatever FLASK_DEBUG or FLASK_ENV say: it would re-run
+    # this child's command line, "-c ...", which fails ("Argument expected
+    # for the -c option"), and the check needs none.
+    app.run(host=HOST, port=0, use_reloader=False)
 
 
 def _ephemeral(port):
@@ -209,7 +215,8 @@ def check(timeout=20.0):
         (int; absent when no child was started).
 
     Raises:
-        ValueError: *timeout* is not a finite number > 0 (at most 86400).
+        ValueError: *timeout* is not a finite number > 0 (at most 86400), or
+            the current folder is gone (before any child starts).
     """
     import portfix
 
@@ -221,6 +228,7 @@ def check(timeout=20.0):
     if disabled:  # at once, with no child: a check of nothing would mislead
         result.update(error=disabled, error_kind="disabled")
         return result
+    _current_folder()  # the child starts there: Flask and even imports fail in a deleted one
     deadline = time.monotonic() + timeout
     env = dict.fromkeys((PORT_FILE_ENV,) + _NOT_PASSED_ON)
     with Child(["-c", _CHILD], env=env, lifeline=True) as child:
@@ -414,7 +422,7 @@ def parse_app_spec(spec):
     return match.group(1), match.group(2), bool(match.group(3))
 
 
-def run_app(spec, report=None):
+def run_app(spec, report=None, folder=None):
     """Boot the user's app on an ephemeral loopback port (runs in the child).
 
     Args:
@@ -422,8 +430,13 @@ def run_app(spec, report=None):
         report (str or None): where to write why the app could not be
             loaded (JSON: ``kind``, ``message``, ``traceback``) before
             exiting with code 3; None raises instead.
+        folder (str or None): the folder to import the app from, put first
+            on ``sys.path`` (the check's current folder, as ``flask run``
+            imports from its own); any name works, ``:`` included.
     """
     hold_lifeline(os.path.dirname(os.path.abspath(report)) if report else None)
+    if folder is not None:
+        sys.path.insert(0, folder)
     import portfix  # noqa: F401 - installs the port file hook, and the fixes
 
     app = _load_app(spec, report)
@@ -495,8 +508,12 @@ def _give_up(report, kind, message):
     fd = os.open(report, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(content)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # the check is gone (its pipe with it): see below
+        pass
+    end_if_orphaned()  # os._exit runs no atexit hook: a dead check's folder goes now
     # Not sys.exit: a thread the module started before it failed would keep
     # the process (and the check) waiting until the timeout.
     os._exit(_REPORT_EXIT)
@@ -567,8 +584,8 @@ def check_app(spec, paths=("/",), expect=200, timeout=20.0):
 
     Raises:
         ValueError: *spec*, a path, an expected status or *timeout* is
-            malformed, or the statuses do not pair with the paths (before any
-            child starts).
+            malformed, the statuses do not pair with the paths, or the
+            current folder is gone (before any child starts).
     """
     parse_app_spec(spec)
     paths = [valid_path(path) for path in paths]
@@ -580,6 +597,7 @@ def check_app(spec, paths=("/",), expect=200, timeout=20.0):
     if disabled:  # the child would write no port file: say so now, start nothing
         result.update(error=disabled, error_kind="disabled")
         return result
+    here = _current_folder(", and --app imports the app from it")
     deadline = time.monotonic() + timeout
     folder = None
     try:
@@ -588,20 +606,54 @@ def check_app(spec, paths=("/",), expect=200, timeout=20.0):
         port_file = os.path.join(folder, "port")
         report = os.path.join(folder, "report.json")
         env = dict.fromkeys(_NOT_PASSED_ON)
-        env.update({PORT_FILE_ENV: port_file, "PYTHONPATH": _pythonpath()})
+        env[PORT_FILE_ENV] = port_file
         # A script file, not -c: a reloader (DEBUG in the app's config)
         # re-executes sys.argv.
         script = os.path.join(folder, "run_app.py")
         with open(script, "w") as f:
-            f.write("import sys\nfrom portfix._check import run_app\nrun_app(sys.argv[1], sys.argv[2])\n")
-        with Child([script, spec, report], env=env, lifeline=True) as child:
+            f.write(_RUN_APP)
+        with Child([script, spec, report, here], env=env, lifeline=True) as child:
             result["child_pid"] = child.pid
-            _run_paths(child, result, port_file, report, zip(paths, expects), deadline, timeout)
+            try:
+                _run_paths(child, result, port_file, report, zip(paths, expects), deadline, timeout)
+            finally:
+                # Before the child is stopped: a check killed while it stops
+                # the child (dead of SIGTERM, no lifeline left to act) would
+                # leave the folder.  The child's port file is in it; its
+                # withdrawal at exit finds nothing, which is fine.
+                _remove(folder)
     finally:
-        with shielded():
-            if folder is not None:
-                shutil.rmtree(folder, ignore_errors=True)
+        _remove(folder)  # again: the child may have written in it meanwhile
     return result
+
+
+# The child's program: the app is imported from the check's folder (argv[3]),
+# not from this script's (the temporary folder, which holds run_app.py).
+_RUN_APP = """import os, sys
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if p not in (here, os.path.realpath(here))]
+from portfix._check import run_app
+run_app(sys.argv[1], sys.argv[2], sys.argv[3])
+"""
+
+
+def _remove(folder):
+    with shielded():
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _current_folder(why=""):
+    """The current folder, where the child starts (and the app is imported from).
+
+    Raises:
+        ValueError: it no longer exists (or cannot be read), saying why.
+    """
+    try:
+        return os.getcwd()
+    except OSError as exc:
+        raise ValueError("the current folder is gone (%s)%s: run the check from an existing folder"
+                         % (escape(exc.strerror or str(exc)), why))
 
 
 def _run_paths(child, result, port_file, report, pairs, deadline, timeout):
@@ -624,12 +676,6 @@ def _run_paths(child, result, port_file, report, pairs, deadline, timeout):
     if result["error_kind"] in ("crash", "timeout") or any((row["status"] or 0) >= 500 for row in result["paths"]):
         child.settle(_SETTLE)
         result["output"] = child.tail(SHOWN_LINES)
-
-
-def _pythonpath():
-    """The child imports the app from the current folder, as ``flask run`` does."""
-    parts = [os.getcwd()] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return os.pathsep.join(parts)
 
 
 def exit_code(result):

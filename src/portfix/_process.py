@@ -167,25 +167,45 @@ def shielded():
 
 # -- the lifeline: the child dies with the parent ----------------------------
 
+_ORPHAN_WAIT = 1.0  # seconds an exiting child whose output lost its reader waits to see the lifeline end
+_REMOVALS = 10  # attempts at removing the folder while this process may still write in it
+
+
+class _Lifeline(object):
+    """The lifeline of this process (a child), once ``hold_lifeline`` took it."""
+
+    def __init__(self, fd, identity, folder):
+        self.fd, self.identity, self.folder = fd, identity, folder
+
+
+_held = []  # at most one _Lifeline
+
 
 def hold_lifeline(folder=None):
     """In a child started with ``Child(..., lifeline=True)``: die with the parent.
 
-    Starts a daemon thread that reads the lifeline pipe; when the parent is
+    Starts a daemon thread that waits on the lifeline pipe; when the parent is
     gone (the pipe's only writer closed, whatever killed the parent), it
     removes *folder* and sends SIGKILL to the child's whole process group (a
-    reloader's workers too).
+    reloader's workers too).  The same is done when the process exits (an
+    ``atexit`` hook; and before ``os._exit`` where ``end_if_orphaned()`` is
+    called) after the parent died: a write to the dead parent's output pipe
+    raises BrokenPipeError, and the main thread may end the process before
+    the thread has acted.
 
     Args:
         folder (str or None): the temporary folder the parent made for this
             child, which the dead parent can no longer remove; a symlink
             there is left alone.
 
-    Does nothing, and returns False, when the variable is absent or
-    the process does not lead its own process group (it must never signal
-    a group it did not start).  The variable is removed from the
-    environment and the fd made non-inheritable, so a reloader's workers
-    (killed with the group) do not hold it.
+    Does nothing, and returns False, when the variable is absent, does not
+    name a pipe (FIFO), or the process does not lead its own process group
+    (it must never signal a group it did not start).  The variable is
+    removed from the environment and the fd made non-inheritable, so a
+    reloader's workers (killed with the group) do not hold it.  The pipe is
+    known by its identity (device and inode), not its fd number: an app that
+    closes every fd and opens another file (``/dev/null``) under the same
+    number is not taken for a dead parent; the lifeline just stops.
 
     Returns:
         bool: True when the thread watches the pipe.
@@ -197,28 +217,102 @@ def hold_lifeline(folder=None):
         fd = int(value)
         if os.getpgrp() != os.getpid():
             return False
+        status = os.fstat(fd)
+        if not stat.S_ISFIFO(status.st_mode):
+            return False
         os.set_inheritable(fd, False)
     except (ValueError, OSError):
         return False
-    watcher = threading.Thread(target=_watch_lifeline, args=(fd, folder), name="portfix-lifeline")
+    import atexit
+
+    lifeline = _Lifeline(fd, (status.st_dev, status.st_ino), folder)
+    _held[:] = [lifeline]
+    atexit.register(end_if_orphaned)
+    watcher = threading.Thread(target=_watch_lifeline, args=(lifeline,), name="portfix-lifeline")
     watcher.daemon = True
     watcher.start()
     return True
 
 
-def _watch_lifeline(fd, folder):
+def _lifeline_state(lifeline, timeout):
+    """``"gone"`` when the parent is gone, ``"held"`` while it lives, ``"lost"`` when the fd is no longer the pipe.
+
+    Waits up to *timeout* seconds (None: without end) for the pipe to
+    become readable, which only its end makes it (the parent never writes).
+    It polls, never reads: an fd reused for another file loses no byte.
+    """
     try:
-        while os.read(fd, 1):
-            pass  # the parent never writes; nothing to do but wait for end-of-file
-    except OSError:
-        return  # the fd was closed under us (an app closing every fd): nothing to watch
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(lifeline.fd, select.POLLIN | select.POLLHUP)
+            events = poller.poll(None if timeout is None else int(timeout * 1000))
+            if any(revents & select.POLLNVAL for _, revents in events):
+                return "lost"  # the fd was closed
+        else:  # pragma: no cover - every POSIX Python has poll
+            events = select.select([lifeline.fd], [], [], timeout)[0]
+        status = os.fstat(lifeline.fd)
+    except (OSError, ValueError):
+        return "lost"
+    if not stat.S_ISFIFO(status.st_mode) or (status.st_dev, status.st_ino) != lifeline.identity:
+        return "lost"
+    return "gone" if events else "held"
+
+
+def _watch_lifeline(lifeline):
+    if _lifeline_state(lifeline, None) == "gone":
+        _end_group(lifeline)
+
+
+def _end_group(lifeline):
+    """Remove the folder, then SIGKILL the process group (this process too).
+
+    Run by the thread and, at exit, by the main thread, perhaps both at once:
+    the interpreter stops a daemon thread at exit, maybe halfway.  The main
+    thread may be writing in the folder meanwhile (the port file's temporary
+    file): the removal is repeated until the folder is gone.
+    """
     try:
-        if folder is not None and stat.S_ISDIR(os.lstat(folder).st_mode):
+        folder = lifeline.folder
+        for _ in range(_REMOVALS):
+            if folder is None or not stat.S_ISDIR(os.lstat(folder).st_mode):
+                break
             import shutil
 
             shutil.rmtree(folder, ignore_errors=True)
+    except OSError:
+        pass  # gone
     finally:
         os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def _output_orphaned():
+    """True when stdout or stderr is a pipe whose reader is gone (a dead parent's)."""
+    if not hasattr(select, "poll"):  # pragma: no cover - every POSIX Python has poll
+        return False
+    poller = select.poll()
+    for fd in (1, 2):
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                poller.register(fd, 0)  # POLLERR is always reported: a pipe without a reader
+        except OSError:
+            continue
+    return any(revents & select.POLLERR for _, revents in poller.poll(0))
+
+
+def end_if_orphaned():
+    """In a child holding its lifeline: if the parent is gone, remove the folder and SIGKILL the group.
+
+    For a process about to exit (``atexit`` runs it; call it before
+    ``os._exit``), whose lifeline thread may not have acted yet.  While the
+    parent lives it returns at once; when the output's reader is already
+    gone (the parent is dying: its pipes close one after the other), it
+    waits up to ``_ORPHAN_WAIT`` seconds for the lifeline to end too.
+    """
+    if not _held:
+        return
+    lifeline = _held[0]
+    if _lifeline_state(lifeline, _ORPHAN_WAIT if _output_orphaned() else 0) == "gone":
+        _end_group(lifeline)
 
 
 def _unread_bytes(pipe):
@@ -278,8 +372,10 @@ class Child(object):
         self._partial = bytearray()  # the line being received, up to line_length bytes
         self._cut = 0  # bytes of that line not kept
         self._eof = False
+        self._done = False  # stop() ended the reading: the reader files nothing more
         self._cond = threading.Condition()
         self._lifeline = None
+        self._wake = None  # (read end, write end): stop() wakes the reader with it
         self.process = None
         try:
             with shielded():
@@ -314,6 +410,8 @@ class Child(object):
                 os.close(read_end)  # the child holds it now; the parent keeps only the writer
         self.pid = self.process.pid
         self.started = time.monotonic()  # for deadlines counted from the start
+        if hasattr(select, "poll"):
+            self._wake = os.pipe()
         self._reader = threading.Thread(target=self._read, name="portfix-child-reader")
         self._reader.daemon = True
         self._reader.start()
@@ -325,6 +423,7 @@ class Child(object):
         poller = select.poll() if hasattr(select, "poll") else None
         if poller is not None:
             poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+            poller.register(self._wake[0], select.POLLIN)
         while True:
             data = None
             if poller is not None:
@@ -332,6 +431,8 @@ class Child(object):
             else:  # pragma: no cover - no poll(): read outside the lock, settle is approximate
                 data = self._read_some(fd)
             with self._cond:
+                if self._done:
+                    return
                 if data is None:
                     data = self._read_some(fd)
                 if data:
@@ -528,11 +629,34 @@ class Child(object):
                 signalled = now
             time.sleep(0.02)
         self._close_lifeline()
-        # Every writer of the pipe is gone, so the reader sees end-of-file.
+        self._finish_reading(grace)
+        return self.process.returncode
+
+    def _finish_reading(self, grace):
+        """File what the group wrote, then stop reading; the pipe's end-of-file is not awaited.
+
+        Every process of the group is gone, so all it wrote is in the pipe
+        (``settle`` waits until that is filed).  A process that left the
+        group (its own session) may still hold the pipe open, for as long as
+        it runs: waiting for end-of-file would wait for it.
+        """
+        self.settle(grace)
+        with self._cond:
+            if not self._eof:
+                if self._partial or self._cut:
+                    self._add(bytes(self._partial), self._cut)
+                self._eof = True
+            self._done = True
+            self._cond.notify_all()
+        if self._wake is not None:
+            os.write(self._wake[1], b"x")
         self._reader.join(grace)
         if not self._reader.is_alive():
             self.process.stdout.close()
-        return self.process.returncode
+            if self._wake is not None:
+                for end in self._wake:
+                    os.close(end)
+                self._wake = None
 
     def _close_lifeline(self):
         if self._lifeline is not None:

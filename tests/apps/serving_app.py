@@ -5,6 +5,10 @@ At import it starts a grandchild (``sleep``) in its own process group, as a
 reloader's worker would be.  ``/hold`` writes ``"<pid> <grandchild pid>\\n"``
 to the file named by ``SERVING_APP_READY`` (by a rename: the test never reads
 half of it), then sleeps up to 60 s: the check is in its GET meanwhile.
+
+With ``SERVING_APP_LINGER`` set, the grandchild is a member of the group that
+takes its time to stop: it creates that name + ``.armed`` once it handles
+SIGTERM, and answers SIGTERM by writing that file, then exiting 0.5 s later.
 """
 
 import os
@@ -12,7 +16,23 @@ import subprocess
 import sys
 import time
 
-GRANDCHILD = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+LINGER = """
+import os, signal, sys, time
+def on_term(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        f.write("%d\\n" % os.getpid())
+    os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+    time.sleep(0.5)
+    os._exit(0)
+if len(sys.argv) > 1:
+    signal.signal(signal.SIGTERM, on_term)
+    open(sys.argv[1] + ".armed", "w").close()
+time.sleep(60)
+"""
+
+_LINGER_FILE = os.environ.get("SERVING_APP_LINGER")
+GRANDCHILD = subprocess.Popen([sys.executable, "-c", LINGER] + ([_LINGER_FILE] if _LINGER_FILE else []))
 
 
 def app(environ, start_response):
