@@ -62,6 +62,7 @@ def test_factory_and_json_and_the_child_is_gone_afterwards():
     assert not is_listening(report["port"])
 
 
+@pytest.mark.cell_independent  # the check refuses before its app serves: no Flask/Werkzeug release involved
 def test_an_import_error_is_one_line_naming_the_module_and_the_error():
     result = check("--app", "no_such_module_here:app")
     assert result.returncode == 1
@@ -71,6 +72,7 @@ def test_an_import_error_is_one_line_naming_the_module_and_the_error():
     assert result.stderr == ""
 
 
+@pytest.mark.cell_independent  # the check refuses before its app serves: no Flask/Werkzeug release involved
 def test_an_import_error_with_v_shows_the_traceback_and_json_has_it():
     result = check("--app", "raises_at_import:app", "-v")
     assert result.returncode == 1
@@ -100,6 +102,7 @@ def test_a_factory_named_without_parentheses_gets_a_hint():
     assert result.stdout == ""
 
 
+@pytest.mark.cell_independent  # the check refuses before its app serves: no Flask/Werkzeug release involved
 def test_an_attribute_that_does_not_exist_is_a_usage_error():
     result = check("--app", MODULE + ":no_such_app")
     assert result.returncode == 2
@@ -230,6 +233,7 @@ os.execv(sys.executable, [sys.executable, "-m", "portfix", "check"] + sys.argv[2
 """
 
 
+@pytest.mark.cell_independent  # the check refuses before its app serves: no Flask/Werkzeug release involved
 @pytest.mark.parametrize("args, why", [(["--app", "okapp:app"], ", and --app imports the app from it"), ([], "")],
                          ids=["app", "built-in"])
 def test_a_deleted_current_folder_is_one_line_naming_it(tmp_path, args, why):
@@ -248,6 +252,7 @@ def test_a_deleted_current_folder_is_one_line_naming_it(tmp_path, args, why):
     assert result.stdout == ""
 
 
+@pytest.mark.cell_independent  # the check refuses before its app serves: no Flask/Werkzeug release involved
 def test_with_portfix_disabled_the_check_fails_at_once_and_says_why():
     # The app's portfix would write no port file (and on Flask 1.0.x port=0
     # would become 5000): no child is started.
@@ -257,6 +262,7 @@ def test_with_portfix_disabled_the_check_fails_at_once_and_says_why():
     assert "PORTFIX_DISABLE" in report["error"] and "child_pid" not in report
 
 
+@pytest.mark.cell_independent  # the check refuses before its app serves: no Flask/Werkzeug release involved
 @pytest.mark.parametrize("args, message", [
     (["--app", "marker_app"], "--app must be MODULE:APP or MODULE:FACTORY(), got 'marker_app'"),
     (["--app", "marker_app:app(1)"], "MODULE:APP"),
@@ -286,6 +292,7 @@ def test_usage_errors_exit_2_naming_the_value_before_any_child(tmp_path, args, m
     assert not marker.exists()  # the app was never imported: no child started
 
 
+@pytest.mark.cell_independent  # the check refuses before its app serves: no Flask/Werkzeug release involved
 def test_path_and_expect_need_app():
     result = check("--path", "/health")
     assert result.returncode == 2 and "need --app" in result.stderr

@@ -68,6 +68,7 @@ def test_check_passes_with_flask_debug_mode_set(variable, value):
     assert json.loads(result.stdout)["ok"]
 
 
+@pytest.mark.cell_independent  # the parser and messages, before any app runs
 def test_check_with_portfix_disabled_says_so_at_once():
     # It used to run the child anyway: on affected releases it failed with a
     # regex in the message and never named the switch, on fixed ones it passed.
@@ -80,6 +81,7 @@ def test_check_with_portfix_disabled_says_so_at_once():
     assert report["error_kind"] == "disabled" and "child_pid" not in report
 
 
+@pytest.mark.cell_independent  # the parser and messages, before any app runs
 @pytest.mark.parametrize("value", ["nan", "inf", "1e308", "0", "-1"])
 def test_check_timeout_must_be_finite_and_positive(value):
     result = cli("check", "--timeout", value)
@@ -94,11 +96,13 @@ def test_console_script_is_installed():
     assert result.returncode == 0 and "D1" in result.stdout
 
 
+@pytest.mark.cell_independent  # the parser and messages, before any app runs
 def test_no_command_prints_usage_and_exits_2():
     result = cli()
     assert result.returncode == 2 and "status" in result.stdout
 
 
+@pytest.mark.cell_independent  # the parser and messages, before any app runs
 def test_version():
     import portfix
 
@@ -109,6 +113,7 @@ def test_version():
 COMMANDS = ["status", "check", "run", "wait", "who"]
 
 
+@pytest.mark.cell_independent  # the parser and messages, before any app runs
 def test_help_is_plain_text_with_an_example_per_command():
     result = cli("--help")
     assert result.returncode == 0
@@ -119,6 +124,7 @@ def test_help_is_plain_text_with_an_example_per_command():
         assert any(line.startswith("  portfix %s" % command) for line in examples), command
 
 
+@pytest.mark.cell_independent  # the parser and messages, before any app runs
 @pytest.mark.parametrize("command", COMMANDS)
 def test_each_command_explains_itself(command):
     result = cli(command, "--help")
@@ -128,6 +134,7 @@ def test_each_command_explains_itself(command):
     assert re.search(r"^examples?:\n  portfix %s" % command, result.stdout, re.M)
 
 
+@pytest.mark.cell_independent  # the parser and messages, before any app runs
 @pytest.mark.parametrize("args, message", [
     (["nosuchcommand"], "portfix: error: argument COMMAND: invalid choice: 'nosuchcommand'"),
     (["check", "--path", "/x"], "portfix check: --path and --expect need --app"),
