@@ -149,7 +149,8 @@ def cell(session, cell):
 @nox.session(python="3.11", venv_backend=BACKEND)
 def install(session):
     """The wheel and the sdist install with Python 3.6's stock pip 18.1."""
-    session.install("build", "pytest")
+    # pip too: the test downloads its wheelhouse with this venv's pip (uv makes none).
+    session.install("build", "pytest", "pip")
     python36 = session.run("python", "-c", "import shutil; print(shutil.which('python3.6') or '')", silent=True).strip()
     if not python36:
         session.error("python3.6 not found: the install check needs it")
