@@ -32,6 +32,8 @@ from ._text import escape
 
 _RESIGNAL_INTERVAL = 0.5  # seconds between two SIGTERMs to a child's process group
 _READ_SIZE = 65536  # bytes per read of the child's output
+_FIRST_PAUSE = 0.001  # seconds: the first wait for a stopped group's last members
+_MAX_PAUSE = 0.02  # seconds: the longest wait between two looks at a stopping group
 
 # The read end of the lifeline pipe, in the child: its fd number.
 LIFELINE_ENV = "PORTFIX_CHECK_LIFELINE"
@@ -612,6 +614,7 @@ class Child(object):
         start = time.monotonic()
         signalled = None  # when the group was last signalled
         empty_scans = 0
+        pause = _FIRST_PAUSE
         while empty_scans < 2:  # twice: a member may fork while another exits mid-scan
             if not self._group_alive():
                 empty_scans += 1
@@ -627,10 +630,28 @@ class Child(object):
                 # not more often, so that handlers have time to finish.
                 self._signal(signal.SIGTERM)
                 signalled = now
-            time.sleep(0.02)
+            pause = self._pause(pause)
         self._close_lifeline()
         self._finish_reading(grace)
         return self.process.returncode
+
+    def _pause(self, pause):
+        """Wait a little for the group to empty; return the next pause.
+
+        While the leader runs, wait for its exit itself (``Popen.wait``
+        looks again after 0.5, 1, 2, ... ms): a leader that dies of the
+        signal at once is seen within about a millisecond, not after a fixed
+        sleep.  Once it is reaped and other members remain, sleep, from 1 ms
+        doubling up to ``_MAX_PAUSE``.
+        """
+        if self.process.returncode is None:
+            try:
+                self.process.wait(_MAX_PAUSE)
+            except subprocess.TimeoutExpired:
+                pass
+            return pause
+        time.sleep(pause)
+        return min(pause * 2, _MAX_PAUSE)
 
     def _finish_reading(self, grace):
         """File what the group wrote, then stop reading; the pipe's end-of-file is not awaited.
