@@ -220,7 +220,8 @@ print(json.dumps({{"loaded": loaded, "hooked": hooked, "waiting": waiting, "serv
                   "hooked_after": [type(f).__module__ for f in sys.meta_path if type(f).__module__.startswith("portfix")]}}))
 """
 # Needed on no release to decide and apply the patches: loaded on first use.
-ON_FIRST_USE = ["portfix._errors", "portfix._serve", "portfix._holder", "portfix._check", "portfix._process"]
+ON_FIRST_USE = ["portfix._errors", "portfix._serve", "portfix._holder", "portfix._check", "portfix._check_child",
+                "portfix._process", "portfix._lifeline"]
 
 
 def _loaded(before="", after=""):

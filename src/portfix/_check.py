@@ -1,9 +1,12 @@
 """``portfix check``: start an app on port 0 in a child process, request it.
 
-Without ``--app``, the child imports portfix, then runs a small built-in app
-with ``app.run(host="127.0.0.1", port=0, use_reloader=False)`` (``run_simple``
+Without ``--app``, the child (``_check_child``) imports portfix, says which
+defects portfix patched there, then runs a small built-in app with
+``app.run(host="127.0.0.1", port=0, use_reloader=False)`` (``run_simple``
 when Flask is absent); the parent learns the port from the "Running on" line
-and GETs ``/``.  With ``--app MODULE:APP`` (or ``MODULE:factory()``) the child
+and GETs ``/``.  The parent imports neither Flask nor Werkzeug for it, and
+``portfix check`` without options starts that child before it even reads its
+arguments (``start_early``).  With ``--app MODULE:APP`` (or ``MODULE:factory()``) the child
 boots the user's own app, imported from the current folder (given to it as an
 argument, so any folder name works), through its own ``app.run``; the parent
 learns the port from a port file in a private temporary folder and GETs each
@@ -19,24 +22,19 @@ group if the parent is killed.  The caller's ``PORTFIX_PORT_FILE`` is never
 passed on: a child's port file is its own, in the private folder, or none.
 """
 
-import importlib
-import json
 import os
 import re
-import shutil
-import stat
 import sys
-import tempfile
-import threading
 import time
 
-from ._defects import PORT_FILE_ENV
-from ._portfile import read_port_file
+# What only --app, the JSON report or a request needs (json, shutil,
+# tempfile, threading, http.client, _portfile) is imported where it is used:
+# the built-in check's parent starts its child before loading any of it.
+from ._check_child import BODY, HOST, PATCHED
+from ._policy import DISABLE_ENV, FALSE_VALUES, PORT_FILE_ENV
 from ._process import RUNNING_ON, Child, ChildTimeout, end_if_orphaned, hold_lifeline, shielded
 from ._text import escape
 
-HOST = "127.0.0.1"
-BODY = b"portfix check ok"
 MAX_TIMEOUT = 86400.0  # one day: longer waits overflow some of the platform's timers
 SHOWN_LINES = 20  # lines of the child's output shown with a failure
 _BODY_KEPT = 4096  # bytes of a response body kept (the rest is read and dropped)
@@ -50,7 +48,7 @@ _REPORT_EXIT = 3  # the child's exit code after it wrote an error report
 # as a reloader worker on someone else's socket (WERKZEUG_*).
 _NOT_PASSED_ON = ("FLASK_RUN_FROM_CLI", "WERKZEUG_RUN_MAIN", "WERKZEUG_SERVER_FD")
 
-_CHILD = "from portfix._check import serve_builtin_app; serve_builtin_app()"
+_CHILD = "from portfix._check_child import main; main()"
 
 
 # -- the values given on the command line ------------------------------------
@@ -152,31 +150,6 @@ def cli_type(validator):
 # -- the built-in check ------------------------------------------------------
 
 
-def _wsgi_app(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(BODY)))])
-    return [BODY]
-
-
-def serve_builtin_app():
-    """Run the check's app on an ephemeral loopback port (runs in the child)."""
-    hold_lifeline()
-    import portfix  # noqa: F401 - the point of the check
-
-    try:
-        from flask import Flask
-    except ImportError:
-        from werkzeug.serving import run_simple
-
-        run_simple(HOST, 0, _wsgi_app)
-        return
-    app = Flask("portfix_check")
-    app.add_url_rule("/", "index", lambda: BODY)
-    # No reloader, whatever FLASK_DEBUG or FLASK_ENV say: it would re-run
-    # this child's command line, "-c ...", which fails ("Argument expected
-    # for the -c option"), and the check needs none.
-    app.run(host=HOST, port=0, use_reloader=False)
-
-
 def _ephemeral(port):
     """False for Flask's default 5000, or outside Linux's ephemeral range when known."""
     if port == 5000:
@@ -191,7 +164,7 @@ def _ephemeral(port):
 
 def _disabled_error():
     """The message when the kill switch is set, or None."""
-    from ._control import DISABLE_ENV, disabled
+    from ._control import disabled
 
     if not disabled():
         return None
@@ -199,42 +172,84 @@ def _disabled_error():
             "unset %s to run the check" % (DISABLE_ENV, escape(repr(os.environ.get(DISABLE_ENV))), DISABLE_ENV))
 
 
-def check(timeout=20.0):
+def _start_child():
+    env = dict.fromkeys((PORT_FILE_ENV,) + _NOT_PASSED_ON)
+    return Child(["-c", _CHILD], env=env, lifeline=True)
+
+
+def start_early():
+    """Start the built-in check's child now, before the caller loads anything else.
+
+    For ``portfix check`` given no option at all, whose arguments can only
+    mean the built-in check with its defaults: the CLI calls this first
+    (under ``stop_on_signals()``), reads its arguments while the child starts,
+    and hands the child to ``check(child=...)``.
+
+    Returns:
+        Child or None: None when ``check()`` would start no child: the kill
+        switch is set to anything but an "off" value (``check()`` then says so,
+        and warns about an odd value), or the current folder is gone.
+    """
+    if os.environ.get(DISABLE_ENV, "").strip().lower() not in FALSE_VALUES:
+        return None
+    try:
+        _current_folder()
+    except ValueError:
+        return None
+    return _start_child()
+
+
+def check(timeout=20.0, child=None):
     """Run the smoke test.
 
     Args:
         timeout (float): seconds for the whole check: the child starting,
             announcing its port, and the request with its body.
+        child (Child or None): the child ``start_early()`` started; the
+            timeout counts from its start.  None: start it here.  Stopped
+            on the way out either way.
 
     Returns:
         dict: ``ok`` (bool), ``port`` (int or None), ``status`` (int or None),
         ``latency_ms`` (float or None), ``error`` (one-line str or None),
         ``error_kind`` (None, ``"disabled"``, ``"crash"``, ``"timeout"`` or
         ``"failed"``), ``output`` (list of str: the child's last lines,
-        escaped, on failure), ``patched`` (list of str) and ``child_pid``
-        (int; absent when no child was started).
+        escaped, on failure), ``patched`` (list of str: what portfix patched
+        in the child, as its ``portfix.status()`` said; empty when the kill
+        switch is set; None when the child ended or the time ran out before
+        it said) and ``child_pid`` (int; absent when no child was started).
 
     Raises:
         ValueError: *timeout* is not a finite number > 0 (at most 86400), or
             the current folder is gone (before any child starts).
     """
-    import portfix
-
-    timeout = valid_timeout(timeout)
-    patched = [r.defect for r in portfix.status() if r.applied]
-    result = {"ok": False, "port": None, "status": None, "latency_ms": None, "error": None, "error_kind": None,
-              "output": [], "patched": patched}
-    disabled = _disabled_error()
-    if disabled:  # at once, with no child: a check of nothing would mislead
-        result.update(error=disabled, error_kind="disabled")
-        return result
-    _current_folder()  # the child starts there: Flask and even imports fail in a deleted one
-    deadline = time.monotonic() + timeout
-    env = dict.fromkeys((PORT_FILE_ENV,) + _NOT_PASSED_ON)
-    with Child(["-c", _CHILD], env=env, lifeline=True) as child:
+    try:
+        timeout = valid_timeout(timeout)
+        result = {"ok": False, "port": None, "status": None, "latency_ms": None, "error": None,
+                  "error_kind": None, "output": [], "patched": None}
+        disabled = _disabled_error()
+        if disabled:  # at once, with no child: a check of nothing would mislead
+            result.update(error=disabled, error_kind="disabled", patched=[])
+            return result
+        if child is None:
+            _current_folder()  # the child starts there: Flask and even imports fail in a deleted one
+            deadline = time.monotonic() + timeout
+            child = _start_child()
+        else:
+            deadline = child.started + timeout
+    except BaseException:
+        if child is not None:
+            child.stop()
+        raise
+    with child:
         result["child_pid"] = child.pid
+        # Loaded while the child starts, not after it answers.
+        from http.client import HTTPException
+
         try:
             try:
+                patched = child.wait_for(PATCHED, deadline - time.monotonic())
+                result["patched"] = [name for name in patched.group(1).split(",") if name]
                 match = child.wait_for(RUNNING_ON, deadline - time.monotonic())
             except ChildTimeout:
                 raise _Failed(*_not_listening(child, timeout, "no 'Running on' line"))
@@ -251,7 +266,7 @@ def check(timeout=20.0):
             result.update(error=_timed_out(exc, timeout), error_kind="timeout")
         except _Failed as exc:
             result.update(error=exc.message, error_kind=exc.kind)
-        except (OSError, ValueError, _http_error()) as exc:
+        except (OSError, ValueError, HTTPException) as exc:
             result.update(error=_describe(exc), error_kind="failed")
         if not result["ok"]:
             child.settle(_SETTLE)
@@ -261,6 +276,8 @@ def check(timeout=20.0):
 
 def format_result(result, as_json=False):
     if as_json:
+        import json
+
         return json.dumps(result, sort_keys=True)
     if result["ok"]:
         return "ok: port %d, GET / -> %d in %.1f ms (patched here: %s)" % (
@@ -338,6 +355,7 @@ def _get(host, port, path, deadline):
         _Expired: the deadline passed.
         OSError, http.client.HTTPException: the exchange failed.
     """
+    import threading
     from http.client import HTTPConnection, HTTPException, IncompleteRead
 
     start = time.monotonic()
@@ -449,6 +467,7 @@ def run_app(spec, report=None, folder=None):
 
 
 def _load_app(spec, report):
+    import importlib
     import inspect
 
     module_name, attribute, call = parse_app_spec(spec)
@@ -497,6 +516,7 @@ def _binds(function, *args):
 
 def _give_up(report, kind, message):
     """Write the report and exit with code 3 at once (runs in the child); without a report, raise."""
+    import json
     import traceback
 
     if report is None:
@@ -521,6 +541,9 @@ def _give_up(report, kind, message):
 
 def _read_report(path):
     """The child's error report: (kind, one-line message, traceback lines), escaped; or None."""
+    import json
+    import stat
+
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError:
@@ -542,6 +565,8 @@ def _read_report(path):
 
 
 def _wait_port_file(child, path, report, deadline, timeout):
+    from ._portfile import read_port_file
+
     while True:
         port = read_port_file(path)
         if port is not None:
@@ -598,6 +623,8 @@ def check_app(spec, paths=("/",), expect=200, timeout=20.0):
         result.update(error=disabled, error_kind="disabled")
         return result
     here = _current_folder(", and --app imports the app from it")
+    import tempfile
+
     deadline = time.monotonic() + timeout
     folder = None
     try:
@@ -638,6 +665,8 @@ run_app(sys.argv[1], sys.argv[2], sys.argv[3])
 
 
 def _remove(folder):
+    import shutil
+
     with shielded():
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
@@ -692,6 +721,8 @@ def format_app_result(result, as_json=False, verbose=False):
     *verbose* adds the traceback of an import or factory error.
     """
     if as_json:
+        import json
+
         return json.dumps(result, sort_keys=True)
     if result.get("error_kind") == "usage":
         return "portfix check: %s" % result["error"]

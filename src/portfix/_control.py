@@ -14,13 +14,12 @@ import threading
 
 from ._defects import DEFECTS, EXCLUSIVE_BIND_ENV, FEATURES, PORT_FILE_ENV
 from ._gate import decide, decide_features, read_socket_options, read_versions
-from ._policy import DISABLE_ENV
+from ._policy import DISABLE_ENV, FALSE_VALUES as _FALSE
 from ._record import Record
 
 log = logging.getLogger("portfix")
 
 _TRUE = ("1", "true", "yes", "on")
-_FALSE = ("", "0", "false", "no", "off")
 
 
 class State(object):

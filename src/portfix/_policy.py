@@ -22,6 +22,9 @@ NO_OP_FROM = {"flask": "2.0", "werkzeug": "2.1"}
 MODULES = {"flask": "flask", "werkzeug": "werkzeug"}
 
 DISABLE_ENV = "PORTFIX_DISABLE"
+# The values of the kill switch that leave portfix on (after strip() and
+# lower()); unset counts as "".  _control.disabled() tells the rest apart.
+FALSE_VALUES = ("", "0", "false", "no", "off")
 PORT_FILE_ENV = "PORTFIX_PORT_FILE"
 EXCLUSIVE_BIND_ENV = "PORTFIX_EXCLUSIVE_BIND"
 # Set at all (whatever the value), these send ``import portfix`` to the gate:
