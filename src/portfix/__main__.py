@@ -7,12 +7,13 @@ conventions: exit 0 when it succeeded, 1 when it ran and failed, 2 for a
 usage error (argparse's own, or ``UsageError``), and ``portfix run`` 127 or
 126 when its command cannot be found or executed, as a shell does.  Errors
 go to stderr as ``portfix COMMAND: message``.
+
+``portfix check`` given no option starts its child before anything else is
+loaded (argparse included) and reads its arguments while the child starts:
+see ``main``.  So that this comes first, the modules only a command or the
+parser needs (argparse, json, math, platform) are imported where they are used.
 """
 
-import argparse
-import json
-import math
-import platform
 import sys
 
 PROG = "portfix"
@@ -53,6 +54,9 @@ def _error(args, message):
 
 
 def _seconds(text):
+    import argparse
+    import math
+
     try:
         value = float(text)
     except ValueError:
@@ -63,6 +67,8 @@ def _seconds(text):
 
 
 def _tcp_port(text):
+    import argparse
+
     value = int(text) if text.isdigit() else 0
     if not 0 < value < 65536:
         raise argparse.ArgumentTypeError("expected a TCP port from 1 to 65535, got %r" % (text,))
@@ -78,6 +84,8 @@ def _status_arguments(parser):
 
 
 def _installed_versions():
+    import platform
+
     from ._control import _versions
 
     versions = {"python": platform.python_version()}
@@ -87,6 +95,8 @@ def _installed_versions():
 
 
 def _status(args):
+    import json
+
     import portfix
 
     records = portfix.status()
@@ -138,7 +148,7 @@ def _check(args):
         # removes its folder on the way out.
         with stop_on_signals():
             if args.app is None:
-                result = check(timeout=args.timeout)
+                result = check(timeout=args.timeout, child=getattr(args, "child", None))
                 print(format_result(result, as_json=args.json))
             else:
                 result = check_app(args.app, paths=args.path or ["/"], expect=args.expect or [200],
@@ -161,6 +171,8 @@ def _check(args):
 
 
 def _run_arguments(parser):
+    import argparse
+
     parser.usage = "%s run [-h] [--port-file PATH] -- COMMAND [ARGS...]" % PROG
     parser.add_argument("--port-file", metavar="PATH",
                         help="set PORTFIX_PORT_FILE to PATH (made absolute): the dev server writes its port there")
@@ -275,6 +287,8 @@ def _examples(lines):
 
 def build_parser():
     """The argparse parser, built from ``COMMANDS``."""
+    import argparse
+
     from . import __version__
 
     parser = argparse.ArgumentParser(
@@ -305,7 +319,44 @@ def main(argv=None):
         by Ctrl-C (SIGINT); ``run``: its command's exit code, 127 not found,
         126 not executable (on POSIX a started command replaces this
         process, and nothing returns).
+
+    ``portfix check`` and nothing else (the arguments are exactly
+    ``["check"]``) can only mean the built-in check with its defaults, so its
+    child is started first, and the parser is built and run while the child
+    starts (the child's start-up is most of the check's time); any other
+    arguments, an option included, go through the parser first.  From the
+    child's start, SIGINT, SIGTERM and SIGHUP stop it and end the check with
+    ``portfix check: interrupted by SIG...; the app was stopped``.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv != ["check"]:
+        return _main(argv)
+    from ._check import start_early
+    from ._process import Interrupted, stop_on_signals
+
+    child = None
+    try:
+        with stop_on_signals():
+            child = start_early()
+            if child is not None:
+                try:
+                    return _main(argv, child)
+                finally:
+                    child.stop()
+    except Interrupted as exc:  # outside the check's own handling: while the arguments were read
+        if child is not None:
+            child.stop()
+        try:
+            print("%s check: %s%s" % (PROG, exc, "; the app was stopped" if child is not None else ""),
+                  file=sys.stderr)
+        except OSError:  # SIGHUP: the terminal may be gone
+            pass
+        return exc.exit_code
+    return _main(argv)  # no child started: the kill switch is set, or the folder is gone; check() says so
+
+
+def _main(argv, child=None):
+    """Parse *argv* and run its command; *child*: the built-in check's, already started (see main)."""
     args = None
     try:
         parser = build_parser()
@@ -316,6 +367,8 @@ def main(argv=None):
         if args.command is None:
             parser.print_help()
             return 2
+        if child is not None:
+            args.child = child
         try:
             return args.handler(args)
         except UsageError as exc:
