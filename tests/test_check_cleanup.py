@@ -177,6 +177,45 @@ def test_a_signal_before_the_checks_handlers_ends_it_cleanly(tmp_path, name, whe
     assert _check_folders(tmp_path) == []
 
 
+def _marked(mark):
+    """The live processes whose environment holds PORTFIX_TEST_MARK=*mark*."""
+    found = []
+    for pid, (state, _, _) in _live_pids():
+        try:
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                if ("PORTFIX_TEST_MARK=%s" % mark).encode() in f.read().split(b"\0"):
+                    found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the check's child in /proc")
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_signal_while_plain_check_reads_its_arguments_stops_its_early_child(tmp_path, name):
+    # `portfix check` with no option starts its child before it builds the
+    # parser: a signal from then on stops the child, and says so.
+    mark = "%d-%s" % (os.getpid(), name)
+    result = subprocess.run(
+        [sys.executable, "-c", SIGNAL_EARLY, name, "build_parser", "check"], cwd=APPS,
+        env=_env(tmp_path, PORTFIX_TEST_MARK=mark), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, timeout=120,
+    )
+    assert result.stdout == ""
+    assert (result.returncode, result.stderr) == (
+        128 + getattr(signal, name), "portfix check: interrupted by %s; the app was stopped\n" % name)
+    assert _marked(mark) == []  # stopped before the check exited: no wait here
+
+
+@pytest.mark.cell_independent  # the check's own start, before any child runs
+def test_ctrl_c_before_plain_checks_handlers_ends_it_cleanly(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", SIGNAL_EARLY, "SIGINT", "stop_on_signals", "check"], cwd=APPS,
+        env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (130, "", "portfix check: interrupted by SIGINT\n")
+
+
 # When the SIGKILL lands: as the child starts; while it imports; while it
 # serves /hold; while the check stops it (the app is dead of SIGTERM, a member
 # of its group still stopping).  Folders were left at each but the serving one.

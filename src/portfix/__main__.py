@@ -352,6 +352,12 @@ def main(argv=None):
         except OSError:  # SIGHUP: the terminal may be gone
             pass
         return exc.exit_code
+    except KeyboardInterrupt:  # Ctrl-C before the handlers were in place: nothing was started yet
+        try:
+            print("%s check: interrupted by SIGINT" % PROG, file=sys.stderr)
+        except OSError:
+            pass
+        return 130
     return _main(argv)  # no child started: the kill switch is set, or the folder is gone; check() says so
 
 
