@@ -42,6 +42,7 @@ _CLOSE_WAIT = 1.0  # seconds a 5xx's connection may take to close (its log comes
 _SETTLE = 0.5  # seconds for the child's output pipe to drain into the tail
 _REPORT_MAX = 65536  # bytes read of the child's error report
 _REPORT_EXIT = 3  # the child's exit code after it wrote an error report
+_PORT_FILE_POLL = 0.05  # seconds between two looks for the port file when the child prints nothing
 
 # Inherited from the caller, these would make the child write the caller's
 # port file (and remove it at exit), skip serving (FLASK_RUN_FROM_CLI) or act
@@ -578,7 +579,9 @@ def _wait_port_file(child, path, report, deadline, timeout):
             raise _Failed(*_not_listening(child, timeout, "no port file"))
         if time.monotonic() > deadline:
             raise _Failed(*_not_listening(child, timeout, "no port file"))
-        time.sleep(0.05)
+        # Werkzeug logs "Running on" once it listens, right after the file
+        # is written: a new line means look again now.
+        child.pause_for_output(min(_PORT_FILE_POLL, max(0.0, deadline - time.monotonic())))
 
 
 def check_app(spec, paths=("/",), expect=200, timeout=20.0):

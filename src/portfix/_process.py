@@ -381,6 +381,24 @@ class Child(object):
         raise ChildTimeout("child's output ended (exit code %s) before %r; last lines:\n%s"
                            % (self.process.returncode, pattern.pattern, self.tail_text()))
 
+    def pause_for_output(self, timeout):
+        """Return when a new line of output (or its end) arrives, or after *timeout* seconds.
+
+        For a caller that polls something the child makes (a port file)
+        and announces on its output ("Running on"): it looks again at once
+        instead of after a fixed sleep.  After the end of the output it
+        just sleeps *timeout*.
+        """
+        with self._cond:
+            if self._eof:
+                eof = True
+            else:
+                eof = False
+                seen = self._count
+                self._cond.wait_for(lambda: self._count != seen or self._eof, timeout)
+        if eof:
+            time.sleep(timeout)
+
     def wait_exit(self, timeout):
         """Wait for the child to exit; return its exit code (kills it on timeout).
 
