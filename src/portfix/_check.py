@@ -6,11 +6,11 @@ defects portfix patched there, then runs a small built-in app with
 when Flask is absent); the parent learns the port from the "Running on" line
 and GETs ``/``.  The parent imports neither Flask nor Werkzeug for it, and
 ``portfix check`` without options starts that child before it even reads its
-arguments (``start_early``).  With ``--app MODULE:APP`` (or ``MODULE:factory()``) the child
-boots the user's own app, imported from the current folder (given to it as an
-argument, so any folder name works), through its own ``app.run``; the parent
-learns the port from a port file in a private temporary folder and GETs each
-``--path``.
+arguments (``start_early``).  With ``--app MODULE:APP`` (or
+``MODULE:factory()``) the child boots the user's own app, imported from the
+current folder (given to it as an argument, so any folder name works),
+through its own ``app.run``; the parent learns the port from a port file in
+a private temporary folder and GETs each ``--path``.
 
 Whatever happens the child is stopped by its pid and the folder removed (before
 the child is stopped, so that a check killed meanwhile leaves none):
