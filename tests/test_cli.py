@@ -56,6 +56,9 @@ def test_check_passes_and_reports_a_real_port():
     assert report["ok"] and report["status"] == 200 and report["port"] not in (0, 5000)
     with pytest.raises(ProcessLookupError):  # the child was stopped and reaped
         os.kill(report["child_pid"], 0)
+    # What the child said it patched (the parent no longer asks status() itself).
+    status = json.loads(cli("status", "--json").stdout)
+    assert report["patched"] == [r["defect"] for r in status["records"] if r["applied"]]
 
 
 @pytest.mark.skipif(not installed("flask"), reason="the built-in check runs Flask's app.run only where Flask is")

@@ -282,3 +282,12 @@ def test_the_lifeline_cleans_up_when_the_childs_writes_fail_as_the_parent_dies(t
             if pid and _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         process.wait(timeout=30)
+
+
+@pytest.mark.cell_independent
+def test_pause_for_output_returns_when_a_line_arrives():
+    with Child(["-c", "import time; time.sleep(0.3); print('LINE'); time.sleep(60)"]) as child:
+        start = time.monotonic()
+        child.pause_for_output(30)
+        assert time.monotonic() - start < 20  # woken by the line, not after the 30 s
+        assert child.wait_for(re.compile("LINE"), 20)
