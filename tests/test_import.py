@@ -233,7 +233,7 @@ def test_import_loads_only_what_deciding_and_patching_need():
     assert not set(ON_FIRST_USE) & set(result["loaded"])
     if fixed_cell():
         # The policy alone says that nothing applies: not even the table is read.
-        assert result["loaded"] == ["portfix", "portfix._policy", "portfix._versions"]
+        assert result["loaded"] == ["portfix", "portfix._versions"]
 
 
 def test_the_import_hook_leaves_sys_meta_path_once_nothing_waits():
