@@ -141,7 +141,9 @@ def cell(session, cell):
     # Arguments after -- come last: a -m there replaces this one.
     select = [] if spec.get("cell_independent_tests") else ["-m", "not cell_independent"]
     session.run(
-        "pytest", "tests", "--ignore=tests/packaging", "-p", "no:cacheprovider", *select, *session.posargs,
+        # --durations: where a cell's minutes go, printed in every CI log.
+        "pytest", "tests", "--ignore=tests/packaging", "-p", "no:cacheprovider", "--durations=15", *select,
+        *session.posargs,
         env={"PORTFIX_CELL": cell},
     )
 

@@ -1,4 +1,4 @@
-"""The policy's shortcut (``_policy.untouched``) never skips what the gate would apply.
+"""The policy's shortcut (``_versions.untouched``) never skips what the gate would apply.
 
 ``import portfix`` asks ``untouched`` first and loads the gate only when it
 says no; these tests hold the two to the same answer.
@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from _support import VERSIONS
 from portfix._defects import FEATURES
 from portfix._gate import decide, decide_features
-from portfix._policy import NO_OP_FROM, SWITCHES, untouched
-from portfix._versions import UnknownVersion, matches
+from portfix._versions import NO_OP_FROM, SWITCHES, UnknownVersion, matches, untouched
 
 
 RELEASES = ["0.8.3", "0.9", "0.9.6", "0.10.1", "0.11", "0.11.2", "0.11.3", "0.12.5", "0.14.1", "0.16.1", "1.0",

@@ -68,7 +68,7 @@ def test_the_dist_info_shortcut_agrees_with_importlib_metadata():
 
     import pytest
 
-    from portfix._versions import _dist_info_version
+    from portfix._versions import _dist_info_version, _site_of
 
     try:
         from importlib import metadata
@@ -82,7 +82,7 @@ def test_the_dist_info_shortcut_agrees_with_importlib_metadata():
             continue
         site = os.path.dirname(os.path.dirname(os.path.abspath(module.__file__)))
         folders = [e for e in os.listdir(site) if e.lower().startswith(distribution + "-") and e.endswith(".dist-info")]
-        shortcut = _dist_info_version(distribution, module)
+        shortcut = _dist_info_version(distribution, _site_of(module))
         if len(folders) == 1:
             assert shortcut == metadata.version(distribution)
         else:
@@ -93,29 +93,33 @@ def test_the_dist_info_shortcut_agrees_with_importlib_metadata():
 
 # A child that puts argv[1] first on sys.path, then reads the version of
 # distribution argv[2] (module argv[3]) as portfix does, and what the gate
-# makes of it.
+# makes of it; with argv[4] == "before", before anything imports the module
+# (then it also says whether reading the version imported it).
 READ_IN_CHILD = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from portfix._versions import UnknownVersion, installed_version, matches
-module = __import__(sys.argv[3])
+before = sys.argv[4] == "before"
+if not before:
+    __import__(sys.argv[3])
 try:
     version = installed_version(sys.argv[2], sys.argv[3])
     matches(version, ">=0")
     result = {"version": version}
 except UnknownVersion as exc:
     result = {"unknown": str(exc)}
-result["from"] = module.__file__
+result["imported_by_reading"] = before and sys.argv[3] in sys.modules
+result["from"] = __import__(sys.argv[3]).__file__
 print("RESULT " + json.dumps(result))
 """
 
 
-def read_in_child(path, distribution, module_name):
+def read_in_child(path, distribution, module_name, when="after"):
     import json
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", READ_IN_CHILD, str(path), distribution, module_name],
+    done = subprocess.run([sys.executable, "-c", READ_IN_CHILD, str(path), distribution, module_name, when],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60,
                           env=dict(__import__("os").environ, PORTFIX_DISABLE="1"))
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
@@ -145,8 +149,9 @@ def test_a_dist_info_name_that_does_not_parse_falls_back_to_the_metadata(tmp_pat
     assert result == dict(result, version="1.0.2"), result  # not "1.0.2.bad", not unknown
 
 
+@pytest.mark.parametrize("when", ["before", "after"])
 @pytest.mark.parametrize("distribution", ["flask", "werkzeug"])
-def test_an_installed_distribution_with_a_renamed_dist_info_keeps_its_version(tmp_path, distribution):
+def test_an_installed_distribution_with_a_renamed_dist_info_keeps_its_version(tmp_path, distribution, when):
     """The installed package and its dist-info copied next to each other, the folder renamed."""
     import importlib
     import os
@@ -166,8 +171,40 @@ def test_an_installed_distribution_with_a_renamed_dist_info_keeps_its_version(tm
     expected = metadata.version(distribution)
     shutil.copytree(package, str(tmp_path / os.path.basename(package)))
     shutil.copytree(os.path.join(site, folder), str(tmp_path / ("%s-%s.orig.dist-info" % (distribution, expected))))
-    result = read_in_child(tmp_path, distribution, distribution)
+    result = read_in_child(tmp_path, distribution, distribution, when)
     assert result["from"].startswith(str(tmp_path))
     # Where the module has its own __version__ the folder is never read; where
     # it has none (Flask/Werkzeug 3.x, Werkzeug 0.15-0.16), the metadata answers.
+    # Read before the import, a folder name that is no version imports the
+    # module to find out.
     assert result == dict(result, version=expected), result
+    assert result["imported_by_reading"] is (when == "before")
+
+
+@pytest.mark.parametrize("distribution", ["flask", "werkzeug"])
+def test_a_distribution_not_imported_yet_is_read_without_importing_it(tmp_path, distribution):
+    """``import portfix`` before ``import flask`` (or in ``portfix check``'s
+    parent) reads the version from the dist-info folder next to where the
+    import would find the package, and imports nothing; where there is no
+    single dist-info folder (an sdist's egg-info) it imports the package."""
+    import importlib
+    import os
+
+    try:
+        module = importlib.import_module(distribution)
+    except ImportError:
+        pytest.skip("%s is not installed in this cell" % distribution)
+    site = os.path.dirname(module.__path__[0])
+    result = read_in_child(site, distribution, distribution, "before")
+    assert result["from"].startswith(site)
+    assert result == dict(result, version=VERSIONS[distribution]), result
+    folders = [e for e in os.listdir(site) if e.lower().startswith(distribution + "-") and e.endswith(".dist-info")]
+    assert result["imported_by_reading"] is (len(folders) != 1), folders
+
+
+def test_a_source_tree_without_dist_info_is_imported_to_read_its_version(tmp_path):
+    (tmp_path / "portfix_probe").mkdir()
+    (tmp_path / "portfix_probe" / "__init__.py").write_text("__version__ = '1.0.2'\n")
+    result = read_in_child(tmp_path, "portfix_probe", "portfix_probe", "before")
+    assert result == dict(result, version="1.0.2", imported_by_reading=True), result
+

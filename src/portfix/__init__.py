@@ -84,10 +84,10 @@ logging.getLogger("portfix").addHandler(logging.NullHandler())
 
 def _apply_at_import():
     """Ask the policy, then the gate only if needed; patch what applies."""
-    from . import _policy
+    from . import _versions
 
-    versions = _policy.read_versions()
-    if _policy.untouched(versions, os.environ):
+    versions = _versions.read_versions()
+    if _versions.untouched(versions, os.environ):
         return  # a fixed release and no switch set: nothing to decide, nothing to load
     from . import _control
 

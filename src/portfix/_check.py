@@ -31,7 +31,7 @@ import time
 # tempfile, threading, http.client, _portfile) is imported where it is used:
 # the built-in check's parent starts its child before loading any of it.
 from ._check_child import BODY, HOST, PATCHED
-from ._policy import DISABLE_ENV, FALSE_VALUES, PORT_FILE_ENV
+from ._versions import DISABLE_ENV, FALSE_VALUES, PORT_FILE_ENV
 from ._process import RUNNING_ON, Child, ChildTimeout, end_if_orphaned, hold_lifeline, shielded
 from ._text import escape
 

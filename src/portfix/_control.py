@@ -12,10 +12,9 @@ import os
 import sys
 import threading
 
-from ._defects import DEFECTS, EXCLUSIVE_BIND_ENV, FEATURES, PORT_FILE_ENV
+from ._defects import DEFECTS, EXCLUSIVE_BIND_ENV, FEATURES, PORT_FILE_ENV, Record
 from ._gate import decide, decide_features, read_socket_options, read_versions
-from ._policy import DISABLE_ENV, FALSE_VALUES as _FALSE
-from ._record import Record
+from ._versions import DISABLE_ENV, FALSE_VALUES as _FALSE
 
 log = logging.getLogger("portfix")
 
@@ -157,12 +156,17 @@ def _features(exclusive_bind):
     """The features' decisions for the switches that are on and this platform's socket options.
 
     The options are read from the socket module portfix binds with, each
-    time: where ``SO_EXCLUSIVEADDRUSE`` does not exist, the exclusive bind is
-    not installed, whatever asked for it.
+    time a feature that needs one is asked for: where ``SO_EXCLUSIVEADDRUSE``
+    does not exist, the exclusive bind is not installed, whatever asked for
+    it.  A feature not asked for is off before its option matters.
     """
-    from . import _bind  # small; imported here so that `import portfix` does not need it
+    switches = _switches(exclusive_bind)
+    options = frozenset()
+    if any(f.needs is not None and f.enabled_by in switches for f in FEATURES):
+        from . import _bind  # only then: `import portfix` does not need it
 
-    return decide_features(_versions(), _switches(exclusive_bind), read_socket_options(_bind.socket))
+        options = read_socket_options(_bind.socket)
+    return decide_features(_versions(), switches, options)
 
 
 def _active_by_target(decisions):

@@ -9,8 +9,6 @@ original ``Flask.run``.
 import functools
 import os
 
-from ._ports import resolve_port
-
 
 def make_run(original, active):
     """Build the replacement for *original* ``Flask.run``.
@@ -40,7 +38,11 @@ def make_run(original, active):
         if cli_returns_early and os.environ.get("FLASK_RUN_FROM_CLI") == "true":
             return original(self, host, port, *args, **options)
         # Passing the resolved port also keeps Flask 1.1's int('') (D3) and
-        # Flask 0.x's str pass-through (D2) from being reached.
+        # Flask 0.x's str pass-through (D2) from being reached.  (_ports is
+        # loaded here, not at `import portfix`: the Werkzeug patches load it
+        # too, when werkzeug.serving is imported.)
+        from ._ports import resolve_port
+
         resolved = resolve_port(port, self.config.get("SERVER_NAME"))
         return original(self, host, zero if resolved == 0 else resolved, *args, **options)
 

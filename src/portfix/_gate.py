@@ -1,14 +1,12 @@
 """The gate: installed versions in, the defects that apply out.  No side effects.
 
 ``decide`` and ``decide_features`` are pure functions of what they are
-given; ``read_versions`` (in ``_policy``) and ``read_socket_options`` are the
+given; ``read_versions`` (in ``_versions``) and ``read_socket_options`` are the
 only places that look at the environment.
 """
 
-from ._defects import DEFECTS, FEATURES, NO_OP_FROM, SUPPORTED
-from ._policy import read_versions  # noqa: F401 - the gate's input, read here too
-from ._record import Record
-from ._versions import UnknownVersion, matches
+from ._defects import DEFECTS, FEATURES, Record
+from ._versions import NO_OP_FROM, SUPPORTED, UnknownVersion, matches, read_versions  # noqa: F401 - the gate's input
 
 
 # defect: the Defect (or Feature) record decided on.
@@ -59,8 +57,10 @@ def decide_features(versions, switches, options=frozenset()):
         switches (set of str): the ``enabled_by`` names that are on, e.g.
             ``{"PORTFIX_PORT_FILE"}``.
         options (set of str): the socket options this platform has, as
-            ``read_socket_options`` gives them; a feature whose ``needs``
-            names another is off, whatever the switches say (default: none).
+            ``read_socket_options`` gives them; a feature switched on whose
+            ``needs`` names another is off (default: none).  Only asked of a
+            feature that is switched on: the caller may leave it empty when
+            no such feature is.
 
     Returns:
         list of Decision: one per feature, in table order.  The no-op policy
@@ -69,10 +69,10 @@ def decide_features(versions, switches, options=frozenset()):
 
     def reason_not_to_install(feature, installed):
         reason = _reason_unsupported(feature, installed)
-        if reason is None and feature.needs is not None and feature.needs[0] not in options:
-            reason = "off: %s exists only on %s" % feature.needs
         if reason is None and feature.enabled_by is not None and feature.enabled_by not in switches:
             reason = "off: enabled by %s" % feature.enabled_by
+        if reason is None and feature.needs is not None and feature.needs[0] not in options:
+            reason = "off: %s exists only on %s" % feature.needs
         return reason
 
     return [_decide(feature, versions, reason_not_to_install) for feature in FEATURES]

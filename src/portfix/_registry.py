@@ -14,8 +14,7 @@ import sys
 import threading
 import types
 
-from ._defects import FLASK_RUN, RUN_SIMPLE, RUN_WITH_RELOADER, SERVER_INIT
-from ._record import Record
+from ._defects import FLASK_RUN, RUN_SIMPLE, RUN_WITH_RELOADER, SERVER_INIT, Record
 
 
 class Target(Record):

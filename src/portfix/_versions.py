@@ -1,15 +1,48 @@
-"""Reading installed versions and matching them against specifiers.
+"""Installed versions, the policy lines, and specifier matching.
 
-portfix is imported at the top of every process, so this module avoids
-importing ``packaging`` for the common case: a plain release such as ``1.0.2``
-is compared as a tuple of integers.  Anything else (``1.0.2+deb9u1``,
-``2.0.0rc1``, ``1.1.0.post1``) goes to ``packaging``, which is the reference;
-``tests/test_versions.py`` checks that both paths agree.
+portfix is imported at the top of every process, so this module is all that
+``import portfix`` loads on a fixed release.  It answers three things:
+
+* which Flask and Werkzeug are installed (``read_versions``), without
+  importing either when they are not imported yet: the version is the name of
+  the one ``<name>-<version>.dist-info`` folder next to the package, found
+  through ``importlib``'s finders (PEP 376/627); anything less clear-cut
+  imports the package and reads ``__version__`` or its metadata, as before;
+* the policy (``SUPPORTED``, ``NO_OP_FROM``, the switches) and its shortcut,
+  ``untouched``: on a fixed release with no switch set the defect table and
+  the gate (``_gate``) are never loaded; ``tests/test_policy.py`` checks that
+  the two never disagree;
+* whether a version lies in a specifier (``matches``), without importing
+  ``packaging`` for a plain release such as ``1.0.2``: anything else
+  (``1.0.2+deb9u1``, ``2.0.0rc1``) goes to ``packaging``, the reference;
+  ``tests/test_versions.py`` checks that both paths agree.
 """
 
 import importlib
 import operator
 import os
+import sys
+
+# The oldest releases portfix was measured on; older ones are left alone.
+SUPPORTED = {"flask": "0.10", "werkzeug": "0.9"}
+
+# Policy, not truth: from these releases on portfix patches nothing, so that it
+# can stay imported through an upgrade (Flask 2.0 resolves ports correctly;
+# Werkzeug 2.1 fixed D9).  D11 is still present there and stays unpatched.
+NO_OP_FROM = {"flask": "2.0", "werkzeug": "2.1"}
+
+# Where each distribution's module lives, for reading its version.
+MODULES = {"flask": "flask", "werkzeug": "werkzeug"}
+
+DISABLE_ENV = "PORTFIX_DISABLE"
+# The values of the kill switch that leave portfix on (after strip() and
+# lower()); unset counts as "".  _control.disabled() tells the rest apart.
+FALSE_VALUES = ("", "0", "false", "no", "off")
+PORT_FILE_ENV = "PORTFIX_PORT_FILE"
+EXCLUSIVE_BIND_ENV = "PORTFIX_EXCLUSIVE_BIND"
+# Set at all (whatever the value), these send ``import portfix`` to the gate:
+# the kill switch, and every feature's ``enabled_by`` variable.
+SWITCHES = (DISABLE_ENV, PORT_FILE_ENV, EXCLUSIVE_BIND_ENV)
 
 _OPERATORS = {
     "<": operator.lt,
@@ -25,27 +58,82 @@ class UnknownVersion(Exception):
     """The installed version could not be read or parsed."""
 
 
+def read_versions():
+    """Return ``{distribution: version}`` for Flask and Werkzeug.
+
+    Returns:
+        dict: version str; None when not installed; an ``UnknownVersion``
+        instance when installed but unreadable.
+    """
+    versions = {}
+    for distribution, module_name in sorted(MODULES.items()):
+        try:
+            versions[distribution] = installed_version(distribution, module_name)
+        except UnknownVersion as exc:
+            versions[distribution] = exc
+    return versions
+
+
+def untouched(versions, environ):
+    """Tell whether the policy alone says that portfix does nothing here.
+
+    Args:
+        versions (dict): as returned by ``read_versions``.
+        environ (mapping): the process environment (``os.environ``).
+
+    Returns:
+        bool: True when no ``SWITCHES`` variable is set and every installed
+        distribution is at or past its ``NO_OP_FROM`` release; False when
+        the gate has to decide (an unreadable version included).
+    """
+    if any(name in environ for name in SWITCHES):
+        return False
+    for distribution, version in versions.items():
+        if version is None:
+            continue
+        if not isinstance(version, str):  # unreadable: the gate warns about it
+            return False
+        try:
+            if not matches(version, ">=" + NO_OP_FROM[distribution]):
+                return False
+        except UnknownVersion:
+            return False
+    return True
+
+
 def installed_version(distribution, module_name):
     """Return the installed version of *distribution* as a ``str``.
 
     Args:
         distribution (str): the PyPI distribution name, e.g. ``"flask"``.
-        module_name (str): the module to import, e.g. ``"flask"``.
+        module_name (str): its top-level module, e.g. ``"flask"``.
 
     Returns:
-        str or None: the version text, or None when the module does not
-        import and no metadata says it is installed.
+        str or None: the version text, or None when the module is not found
+        and no metadata says it is installed.
 
     Raises:
         UnknownVersion: the module imports but no version can be found;
             importing it failed with something other than ImportError; or
             it does not import though its metadata says it is installed.
 
-    The module's own ``__version__`` is read from its namespace when it is
-    defined there (Flask and Werkzeug before 3.0); the distribution metadata
-    otherwise.  A module-level ``__getattr__`` (Flask/Werkzeug 2.3 deprecate
-    ``__version__`` through one) is never triggered.
+    A module not imported yet is not imported: where the import system would
+    find it (``importlib.util.find_spec``, which runs none of its code) lies
+    exactly one ``<name>-<version>.dist-info`` folder, and its name is the
+    version pip wrote (PEP 376/627).  Any other layout (an egg, a source
+    tree, a distribution's own packaging) imports the module, as does a
+    module already imported: its own ``__version__`` is read from its
+    namespace when it is defined there (Flask and Werkzeug before 3.0), the
+    folder name or the distribution metadata otherwise.  A module-level
+    ``__getattr__`` (Flask/Werkzeug 2.3 deprecate ``__version__`` through
+    one) is never triggered.
     """
+    if module_name not in sys.modules:  # (a None entry, a blocked import, goes to the import below)
+        site = _site_from_spec(module_name)
+        if site is not None:
+            version = _dist_info_version(distribution, site)
+            if version is not None:
+                return version
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
@@ -59,7 +147,8 @@ def installed_version(distribution, module_name):
     version = vars(module).get("__version__")
     if isinstance(version, str) and version:
         return version
-    version = _dist_info_version(distribution, module)
+    site = _site_of(module)
+    version = _dist_info_version(distribution, site) if site is not None else None
     if version is not None:
         return version
     try:
@@ -92,16 +181,28 @@ def _metadata_version(distribution):
         return None
 
 
-def _dist_info_version(distribution, module):
-    """The version in the name of the one ``<name>-<version>.dist-info`` folder
-    next to *module*'s package, or None (then importlib.metadata decides):
-    None too when that name is not a PEP 440 version.
+def _site_from_spec(module_name):
+    """The folder holding the top-level module *module_name* as the import
+    system would find it now, or None (not found, or no single folder: a
+    namespace package, a zip, a finder that raises).  Nothing is imported."""
+    import importlib.util  # loaded at start-up before Python 3.12; by Flask's import after
 
-    ``importlib.metadata.version()`` scans every entry of ``sys.path``: about
-    3 ms for Flask and Werkzeug on Python 3.13, whose modules no longer
-    define ``__version__``.  The folder name is what pip wrote (PEP 376/627),
-    found with one ``listdir`` of the folder the package was imported from.
-    """
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    locations = list(spec.submodule_search_locations or [])
+    if len(locations) == 1 and isinstance(locations[0], str):
+        return os.path.dirname(os.path.abspath(locations[0]))
+    if not locations and spec.has_location and isinstance(spec.origin, str):
+        return os.path.dirname(os.path.abspath(spec.origin))
+    return None
+
+
+def _site_of(module):
+    """The folder holding the imported *module*'s package (or module file), or None."""
     # vars(), not getattr(): Werkzeug 0.15-0.16's lazy module would create
     # __file__ on access, a side effect in someone else's namespace; its
     # __path__ is there (and no __version__, so this is how it is read
@@ -109,11 +210,23 @@ def _dist_info_version(distribution, module):
     namespace = vars(module)
     package = list(namespace.get("__path__") or [])
     if package and isinstance(package[0], str):
-        site = os.path.dirname(os.path.abspath(package[0]))
-    elif isinstance(namespace.get("__file__"), str):
-        site = os.path.dirname(os.path.dirname(os.path.abspath(namespace["__file__"])))
-    else:
-        return None
+        return os.path.dirname(os.path.abspath(package[0]))
+    if isinstance(namespace.get("__file__"), str):
+        return os.path.dirname(os.path.dirname(os.path.abspath(namespace["__file__"])))
+    return None
+
+
+def _dist_info_version(distribution, site):
+    """The version in the name of the one ``<name>-<version>.dist-info``
+    folder in *site* (the folder a package was or would be imported from),
+    or None (then the module's own namespace or importlib.metadata decides):
+    None too when that name is not a PEP 440 version.
+
+    ``importlib.metadata.version()`` scans every entry of ``sys.path``: about
+    3 ms for Flask and Werkzeug on Python 3.13, whose modules no longer
+    define ``__version__``.  The folder name is what pip wrote (PEP 376/627),
+    found with one ``listdir``.
+    """
     prefix = distribution.lower() + "-"
     try:
         found = [
