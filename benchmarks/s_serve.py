@@ -29,7 +29,9 @@ GET_TARGET = 20.0  # ms, median GET latency with 1024 handles
 
 
 def _child(args, timeout):
-    with Child([CHILD] + [str(a) for a in args], env=child_env(), cwd=HERE) as child:
+    # The result is one JSON line of every round's times: longer than the
+    # 2,000 characters a Child keeps of a line by default.
+    with Child([CHILD] + [str(a) for a in args], env=child_env(), cwd=HERE, line_length=1 << 20) as child:
         match = child.wait_for(_RESULT, timeout)
         code = child.wait_exit(timeout)
         if code != 0:
