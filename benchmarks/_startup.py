@@ -36,19 +36,9 @@ if "--portfix" in sys.argv:
     import portfix  # noqa: F401,E402
 after_portfix = clock()
 
-hook = [0.0]
-hooks = sys.modules.get("portfix._hooks")
-if hooks is not None and "werkzeug.serving" in hooks.waiting():
-    run = hooks._finder.run
+from _hooktime import time_hook  # noqa: E402 - after the imports it must not time
 
-    def timed_run(name):
-        started = clock()
-        try:
-            run(name)
-        finally:
-            hook[0] += clock() - started
-
-    hooks._finder.run = timed_run
+hook, _ = time_hook(clock)
 gc.collect()
 before_serving = clock()
 import werkzeug.serving  # noqa: E402,F401
