@@ -30,44 +30,45 @@ CPU_TARGET = 4.0  # ms, on the patched cell
 TARGET = 1.02
 
 
-def _startup_once(portfix, timeout=30.0, attempts=3):
+def _first_200(argv_for, portfix, then, timeout=30.0, attempts=3):
+    """Start ``argv_for(port)`` (port 0 with portfix, a fixed free port
+    without), wait for its "Running on" line and a 200 from GET /, and
+    return ``then(child, start)``; *start* is the clock before ``Popen``.
+
+    Without portfix another process may take the fixed port first: that run
+    is not a start-up time, and another port is tried.
+    """
     for attempt in range(attempts):
         port = 0 if portfix else free_port()
         start = clock()
-        with Child(app_argv(port, portfix), env=child_env(), cwd=HERE) as child:
+        with Child(argv_for(port), env=child_env(), cwd=HERE) as child:
             try:
                 match = child.wait_for(RUNNING_ON, timeout)
             except ChildTimeout:
-                # Another process took the fixed port first: not a start-up time.
                 if not portfix and address_in_use(child.output()) and attempt + 1 < attempts:
                     continue
                 raise
             status, body = get(int(match.group(3)), start + timeout)
-            elapsed = clock() - start
             if status != 200:
                 raise RuntimeError("GET / -> %s %r\n%s" % (status, body[:80], child.output()))
-        return elapsed
+            return then(child, start)
     raise AssertionError("unreachable")
 
 
-def _startup_cpu_once(portfix, timeout=30.0, attempts=3):
+def _startup_once(portfix):
+    """Seconds from ``Popen`` to the first 200."""
+    return _first_200(lambda port: app_argv(port, portfix), portfix, lambda child, start: clock() - start)
+
+
+def _startup_cpu_once(portfix, timeout=30.0):
     """{part: CPU seconds} of one ``_startup.py`` child: flask, portfix, serving, hook, rest."""
-    for attempt in range(attempts):
-        port = 0 if portfix else free_port()
-        argv = [STARTUP, str(port)] + (["--portfix"] if portfix else [])
-        with Child(argv, env=child_env(), cwd=HERE) as child:
-            try:
-                match = child.wait_for(RUNNING_ON, timeout)
-            except ChildTimeout:
-                if not portfix and address_in_use(child.output()) and attempt + 1 < attempts:
-                    continue
-                raise
-            status, body = get(int(match.group(3)), clock() + timeout)
-            if status != 200:
-                raise RuntimeError("GET / -> %s %r\n%s" % (status, body[:80], child.output()))
-            report = child.wait_for(_REPORT, timeout)
-        return dict(zip(("flask", "portfix", "serving", "hook", "rest"), (float(report.group(i)) for i in range(1, 6))))
-    raise AssertionError("unreachable")
+
+    def report(child, start):
+        found = child.wait_for(_REPORT, timeout)
+        return dict(zip(("flask", "portfix", "serving", "hook", "rest"), (float(found.group(i)) for i in range(1, 6))))
+
+    argv_for = lambda port: [STARTUP, str(port)] + (["--portfix"] if portfix else [])  # noqa: E731
+    return _first_200(argv_for, portfix, report, timeout)
 
 
 def _cpu_figure(quick):
