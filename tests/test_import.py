@@ -95,8 +95,9 @@ print(",".join(name for name in ("flask", "werkzeug") if name in sys.modules))
 
 def test_import_prints_nothing_when_imported_first():
     result = run(IMPORTED_FIRST, flags=["-W", "always"])
-    imported = [name for name in result.stdout.strip().split(",") if name]
-    assert result.stdout == ",".join(imported) + "\n"  # nothing else on stdout
+    (line,) = result.stdout.splitlines()  # the child's one line: nothing else on stdout
+    imported = [name for name in line.split(",") if name]
+    assert set(imported) <= {"flask", "werkzeug"} and line == ",".join(imported), result.stdout
     bare = run("".join("import %s\n" % name for name in imported), flags=["-W", "always"])
     assert result.stderr == bare.stderr
 
@@ -325,3 +326,52 @@ except AttributeError as exc:
     print(exc)
 """
     assert "no_such_name" in run(code).stdout
+
+
+# The copy of Flask imported is not the one `import portfix` read the version
+# of: a folder first on sys.path holds the installed Flask's own code next to
+# a dist-info folder named for a release on the other side of the policy
+# line (a stale folder left by an upgrade).  Read before the import, the
+# folder's name is all there is; once Flask is imported its own __version__
+# is, and portfix decides again on that, before the importer gets Flask.
+DISAGREEING = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+{first}
+{second}
+from portfix._registry import TARGETS, Registry
+owner, run_now = Registry().locate(TARGETS["flask.Flask.run"])
+print(json.dumps({{"installed": [s.installed for s in portfix.status() if s.distribution == "flask"][0],
+                  "patched": "portfix" in run_now.__code__.co_filename,
+                  "imported_from": flask.__file__}}))
+"""
+
+
+@pytest.mark.parametrize("portfix_first", [True, False], ids=["portfix-first", "flask-first"])
+def test_a_dist_info_folder_that_disagrees_with_the_code_is_corrected_at_the_import(tmp_path, portfix_first):
+    import importlib
+    import os
+    import shutil
+
+    if not installed("flask"):
+        pytest.skip("no Flask in this cell")
+    flask = importlib.import_module("flask")
+    version = vars(flask).get("__version__")
+    if not isinstance(version, str):
+        pytest.skip("Flask %s has no __version__ of its own: its dist-info folder is its version" % installed("flask"))
+    shutil.copytree(os.path.dirname(flask.__file__), str(tmp_path / "flask"))
+    other = "2.0.3" if version.startswith(("0.", "1.")) else "1.0.2"
+    info = tmp_path / ("flask-%s.dist-info" % other)
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: Flask\nVersion: %s\n" % other)
+    imports = ["import portfix", "import flask"]
+    code = DISAGREEING.format(first=imports[not portfix_first], second=imports[portfix_first])
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=60,
+                            env=dict((k, v) for k, v in os.environ.items() if k != "PORTFIX_DISABLE"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["imported_from"].startswith(str(tmp_path))
+    assert report["installed"] == version
+    expected = [d for d in decide(dict(read_versions(), flask=version)) if "flask.Flask.run" in d.defect.targets]
+    assert report["patched"] == any(d.applies for d in expected)

@@ -87,13 +87,28 @@ def _apply_at_import():
     from . import _versions
 
     versions = _versions.read_versions()
+    # A version read before its distribution is imported is the copy the
+    # import system finds now; should the one imported later be another
+    # (sys.path changed meanwhile), it is read again once imported, before
+    # the importer gets it, and decided on again.
+    for module_name in _versions.not_imported(versions):
+        from . import _hooks
+
+        _hooks.when_imported(module_name, _read_again)
     if _versions.untouched(versions, os.environ):
         return  # a fixed release and no switch set: nothing to decide, nothing to load
     from . import _control
 
-    _control.state.versions = versions  # read once per process
+    _control.state.versions = versions  # read once per process (again if an import shows another release)
     if not _control.disabled():
         _control._apply()
+
+
+def _read_again(module):
+    """Post-import hook on ``flask`` and ``werkzeug`` when read before import (``_control.read_again``)."""
+    from . import _control
+
+    _control.read_again()
 
 
 try:

@@ -331,10 +331,13 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv != ["check"]:
         return _main(argv)
-    from ._check import start_early
-    from ._process import Interrupted, stop_on_signals
-
     child = None
+    try:
+        # Inside the try: Ctrl-C while these load (tens of ms) is one line too.
+        from ._check import start_early
+        from ._process import Interrupted, stop_on_signals
+    except KeyboardInterrupt:
+        return _interrupted_early()
     try:
         with stop_on_signals():
             child = start_early()
@@ -353,12 +356,17 @@ def main(argv=None):
             pass
         return exc.exit_code
     except KeyboardInterrupt:  # Ctrl-C before the handlers were in place: nothing was started yet
-        try:
-            print("%s check: interrupted by SIGINT" % PROG, file=sys.stderr)
-        except OSError:
-            pass
-        return 130
+        return _interrupted_early()
     return _main(argv)  # no child started: the kill switch is set, or the folder is gone; check() says so
+
+
+def _interrupted_early():
+    """Ctrl-C before plain ``portfix check`` had its handlers: one line, exit 130."""
+    try:
+        print("%s check: interrupted by SIGINT" % PROG, file=sys.stderr)
+    except OSError:
+        pass
+    return 130
 
 
 def _main(argv, child=None):

@@ -233,6 +233,8 @@ def check(timeout=20.0, child=None):
         disabled = _disabled_error()
         if disabled:  # at once, with no child: a check of nothing would mislead
             result.update(error=disabled, error_kind="disabled", patched=[])
+            if child is not None:  # one start_early() started before the switch was set
+                child.stop()
             return result
         if child is None:
             _current_folder()  # the child starts there: Flask and even imports fail in a deleted one

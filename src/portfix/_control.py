@@ -14,7 +14,7 @@ import threading
 
 from ._defects import DEFECTS, EXCLUSIVE_BIND_ENV, FEATURES, PORT_FILE_ENV, Record
 from ._gate import decide, decide_features, read_socket_options, read_versions
-from ._versions import DISABLE_ENV, FALSE_VALUES as _FALSE
+from ._versions import DISABLE_ENV, FALSE_VALUES as _FALSE, untouched
 
 log = logging.getLogger("portfix")
 
@@ -116,7 +116,7 @@ def disabled():
 
 
 def _versions():
-    """The installed versions, read once per process."""
+    """The installed versions, read once per process (again if an import shows another release)."""
     if state.versions is None:
         state.versions = read_versions()
     return state.versions
@@ -258,11 +258,50 @@ def _apply_one(name, active):
 
 
 def _apply_pending(name, module):
-    """Post-import hook: patch *name* now that its module is imported."""
+    """Post-import hook: patch *name* now that its module is imported.
+
+    A version read before its distribution was imported (``not_imported``)
+    is read again first, from the copy that was imported: when a sys.path
+    change made it another release, everything is decided again for that one.
+    """
     with state.lock:
         active = state.pending.pop(name, None)
         if active is not None:  # else reverted meanwhile
             _apply_one(name, active)
+
+
+def read_again():
+    """Read the versions again now that Flask or Werkzeug is imported; decide again if they changed.
+
+    ``import portfix`` reads the version of a distribution not imported yet
+    from the dist-info folder where the import system finds it then
+    (``_versions.installed_version``).  A sys.path change before the
+    distribution's own import can make that another copy: this post-import
+    hook, run before the importer gets the module, reads the imported copy
+    and decides again (patching, rebuilding or reverting targets) when the
+    versions differ, on fixed releases too (where ``import portfix``
+    decided nothing).
+    """
+    with state.lock:
+        fresh = read_versions()
+        if state.versions is None:  # nothing decided at import: the policy said a fixed release
+            if untouched(fresh, os.environ):
+                return
+        elif _comparable(fresh) == _comparable(state.versions):
+            return
+        else:
+            log.warning("portfix: read before their import, the versions were %s; imported: %s; decided again",
+                        _comparable(state.versions), _comparable(fresh))
+        state.versions = fresh
+        state.decisions = None
+        state.pending.clear()  # the callbacks still registered find nothing to do
+        if not disabled():
+            _apply()
+
+
+def _comparable(versions):
+    """*versions* with an unreadable one (an exception instance) as its text."""
+    return dict((k, v if v is None or isinstance(v, str) else repr(v)) for k, v in versions.items())
 
 
 def revert():
@@ -297,7 +336,12 @@ def status():
     if state.pending:  # an accurate answer: patch what waits for an import
         from . import _hooks
 
-        _hooks.import_waiting()
+        for module_name, exc in _hooks.import_waiting():
+            with state.lock:
+                for name in state.pending:
+                    if state.targets[name].module == module_name:
+                        state.failures[name] = "not patched: %s does not import: %s" % (
+                            module_name, _one_line(exc))
     with state.lock:
         decisions = state.decisions
         if decisions is None:
@@ -335,6 +379,12 @@ def status():
                 )
             )
     return records
+
+
+def _one_line(exc):
+    from ._text import escape
+
+    return escape("%s: %s" % (type(exc).__name__, exc))
 
 
 def feature_on(feature_id):

@@ -219,6 +219,7 @@ class Child(object):
             kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
             lifeline = False
         self._tail = deque(maxlen=keep_lines)
+        self._stopped = False  # stop() ran to the end: the group is empty and reaped
         self._line_length = line_length
         self._count = 0  # lines ever received: the sequence number of the next one
         self._cursor = 0  # sequence number of the next line wait_for looks at
@@ -485,6 +486,8 @@ class Child(object):
                 seconds more.
         """
         with shielded():
+            if self._stopped:  # the group is gone: its pid may lead someone else's group by now
+                return self.process.returncode
             return self._stop(grace)
 
     def _stop(self, grace):
@@ -515,6 +518,7 @@ class Child(object):
             pause = self._pause(pause)
         self._close_lifeline()
         self._finish_reading(grace)
+        self._stopped = True
         return self.process.returncode
 
     def _pause(self, pause):

@@ -74,6 +74,21 @@ def read_versions():
     return versions
 
 
+def not_imported(versions):
+    """The modules of the distributions in *versions* that are installed but not imported now.
+
+    Args:
+        versions (dict): as returned by ``read_versions``.
+
+    Returns:
+        list of str: e.g. ``["flask"]``: their versions were read from the
+        dist-info folder where the import system finds them now, before the
+        process imported them.
+    """
+    return [MODULES[name] for name in sorted(versions)
+            if isinstance(versions[name], str) and MODULES[name] not in sys.modules]
+
+
 def untouched(versions, environ):
     """Tell whether the policy alone says that portfix does nothing here.
 
@@ -189,7 +204,7 @@ def _site_from_spec(module_name):
 
     try:
         spec = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
+    except Exception:  # any finder's error: the import below meets it, and says so
         return None
     if spec is None:
         return None
