@@ -106,9 +106,12 @@ def _apply_at_import():
 
 def _read_again(module):
     """Post-import hook on ``flask`` and ``werkzeug`` when read before import (``_control.read_again``)."""
-    from . import _control
+    try:
+        from . import _control
 
-    _control.read_again()
+        _control.read_again()
+    except Exception as exc:  # never the importer's problem: as at import, belt and braces
+        logging.getLogger("portfix").warning("portfix: not applied: %r", exc)
 
 
 try:
