@@ -252,8 +252,11 @@ def check_timed_lookups(found, times, pid, label):
     # once).  That the deadline stops a slow scan is tested on the count of
     # readlinks done by test_deadline_honoured_when_the_scan_is_slow.
     assert sorted(times)[len(times) // 2] < _holder.DEFAULT_TIMEOUT + SCHEDULING_MARGIN
-    # A run out of time reports the listener with pid None, never another pid.
-    assert all(pids in ([pid], [None]) for pids in found), found
+    # A run out of time reports the listener with pid None, or nothing when
+    # the time was spent before any table was read (a run descheduled for
+    # longer than the deadline, as CI saw once on a loaded runner): never
+    # another pid.
+    assert all(pids in ([pid], [None], []) for pids in found), found
 
 
 @needs_proc
