@@ -258,12 +258,7 @@ def _apply_one(name, active):
 
 
 def _apply_pending(name, module):
-    """Post-import hook: patch *name* now that its module is imported.
-
-    A version read before its distribution was imported (``not_imported``)
-    is read again first, from the copy that was imported: when a sys.path
-    change made it another release, everything is decided again for that one.
-    """
+    """Post-import hook: patch *name* now that its module is imported."""
     with state.lock:
         active = state.pending.pop(name, None)
         if active is not None:  # else reverted meanwhile
@@ -294,7 +289,7 @@ def read_again():
                         _comparable(state.versions), _comparable(fresh))
         state.versions = fresh
         state.decisions = None
-        state.pending.clear()  # the callbacks still registered find nothing to do
+        state.pending.clear()  # _apply() fills it again; a callback still registered applies that, once
         if not disabled():
             _apply()
 
@@ -312,11 +307,10 @@ def revert():
         after portfix patched it is left as it is, with a warning.
     """
     with state.lock:
-        if state.pending:
-            from . import _hooks
-
-            state.pending.clear()
-            _hooks.cancel_all()
+        state.pending.clear()
+        hooks = sys.modules.get(__package__ + "._hooks")
+        if hooks is not None:  # patches waiting, and the versions' second reading (read_again)
+            hooks.cancel_all()
         if state.registry is not None:
             for name, problem in state.registry.revert():
                 if problem:
