@@ -31,7 +31,7 @@ import time
 # tempfile, threading, http.client, _portfile) is imported where it is used:
 # the built-in check's parent starts its child before loading any of it.
 from ._check_child import BODY, HOST, PATCHED
-from ._versions import DISABLE_ENV, FALSE_VALUES, PORT_FILE_ENV
+from ._versions import DISABLE_ENV, PORT_FILE_ENV, kill_switch_off
 from ._process import RUNNING_ON, Child, ChildTimeout, end_if_orphaned, hold_lifeline, shielded
 from ._text import escape
 
@@ -165,7 +165,7 @@ def _ephemeral(port):
 
 def _disabled_error():
     """The message when the kill switch is set, or None."""
-    if os.environ.get(DISABLE_ENV, "").strip().lower() in FALSE_VALUES:
+    if kill_switch_off(os.environ):
         return None  # what disabled() says too, without loading _control and the gate
     from ._control import disabled
 
@@ -193,7 +193,7 @@ def start_early():
         switch is set to anything but an "off" value (``check()`` then says so,
         and warns about an odd value), or the current folder is gone.
     """
-    if os.environ.get(DISABLE_ENV, "").strip().lower() not in FALSE_VALUES:
+    if not kill_switch_off(os.environ):
         return None
     try:
         _current_folder()
@@ -321,12 +321,6 @@ class _Expired(Exception):
 
 def _timed_out(exc, timeout):
     return "timed out: GET %s had not finished when --timeout %g s ran out" % (exc.args[0], timeout)
-
-
-def _http_error():
-    from http.client import HTTPException
-
-    return HTTPException
 
 
 def _describe(exc):
@@ -693,6 +687,8 @@ def _current_folder(why=""):
 
 
 def _run_paths(child, result, port_file, report, pairs, deadline, timeout):
+    from http.client import HTTPException
+
     try:
         port = result["port"] = _wait_port_file(child, port_file, report, deadline, timeout)
         for path, expected in pairs:
@@ -704,7 +700,7 @@ def _run_paths(child, result, port_file, report, pairs, deadline, timeout):
             except _Expired as exc:
                 row.update(status=exc.args[1], error="timed out")
                 raise _Failed("timeout", _timed_out(exc, timeout))
-            except (OSError, _http_error()) as exc:
+            except (OSError, HTTPException) as exc:
                 row["error"] = _describe(exc)
         result["ok"] = all(row["ok"] for row in result["paths"])
     except _Failed as exc:

@@ -14,7 +14,7 @@ import threading
 
 from ._defects import DEFECTS, EXCLUSIVE_BIND_ENV, FEATURES, PORT_FILE_ENV, Record
 from ._gate import decide, decide_features, read_socket_options, read_versions
-from ._versions import DISABLE_ENV, FALSE_VALUES as _FALSE, untouched
+from ._versions import DISABLE_ENV, FALSE_VALUES as _FALSE, kill_switch_off, untouched
 
 log = logging.getLogger("portfix")
 
@@ -106,9 +106,9 @@ def disabled():
         unset or ``0``, ``false``, ``no``, ``off``, empty.  Any other value
         also disables portfix (it is the safe side) and logs a warning.
     """
-    value = os.environ.get(DISABLE_ENV, "").strip().lower()
-    if value in _FALSE:
+    if kill_switch_off(os.environ):
         return False
+    value = os.environ[DISABLE_ENV].strip().lower()
     if value not in _TRUE and state.warned_value != value:
         state.warned_value = value
         log.warning("%s=%r is not one of %s; portfix stays disabled", DISABLE_ENV, os.environ[DISABLE_ENV], "/".join(_TRUE + _FALSE[1:]))

@@ -38,6 +38,20 @@ DISABLE_ENV = "PORTFIX_DISABLE"
 # The values of the kill switch that leave portfix on (after strip() and
 # lower()); unset counts as "".  _control.disabled() tells the rest apart.
 FALSE_VALUES = ("", "0", "false", "no", "off")
+
+
+def kill_switch_off(environ):
+    """Tell whether *environ*'s ``PORTFIX_DISABLE`` leaves portfix on (unset or an "off" value).
+
+    Args:
+        environ (mapping): the process environment (``os.environ``).
+
+    Returns:
+        bool: True for unset, ``""``, ``0``, ``false``, ``no``, ``off`` (any
+        case, spaces stripped); False otherwise (``_control.disabled()``
+        tells ``1``/``true``/... from an odd value, which it warns about).
+    """
+    return environ.get(DISABLE_ENV, "").strip().lower() in FALSE_VALUES
 PORT_FILE_ENV = "PORTFIX_PORT_FILE"
 EXCLUSIVE_BIND_ENV = "PORTFIX_EXCLUSIVE_BIND"
 # Set at all (whatever the value), these send ``import portfix`` to the gate:
