@@ -337,7 +337,7 @@ def main(argv=None):
         from ._check import start_early
         from ._process import Interrupted, stop_on_signals
     except KeyboardInterrupt:
-        return _interrupted_early()
+        return _interrupted("%s check" % PROG)
     try:
         with stop_on_signals():
             child = start_early()
@@ -356,15 +356,16 @@ def main(argv=None):
             pass
         return exc.exit_code
     except KeyboardInterrupt:  # Ctrl-C before the handlers were in place: nothing was started yet
-        return _interrupted_early()
+        return _interrupted("%s check" % PROG)
     return _main(argv)  # no child started: the kill switch is set, or the folder is gone; check() says so
 
 
-def _interrupted_early():
-    """Ctrl-C before plain ``portfix check`` had its handlers: one line, exit 130."""
+def _interrupted(who):
+    """Ctrl-C outside a command's own signal handling: one line naming *who*,
+    and the exit code a shell gives SIGINT (130), never a traceback."""
     try:
-        print("%s check: interrupted by SIGINT" % PROG, file=sys.stderr)
-    except OSError:
+        print("%s: interrupted by SIGINT" % who, file=sys.stderr)
+    except OSError:  # the terminal may be gone
         pass
     return 130
 
@@ -388,16 +389,8 @@ def _main(argv, child=None):
         except UsageError as exc:
             _error(args, exc)
             return 2
-    except KeyboardInterrupt:
-        # Ctrl-C outside a command's own signal handling (portfix check's
-        # starts after the arguments are read): one line, and the exit code
-        # a shell gives SIGINT, never a traceback.
-        try:
-            print("%s: interrupted by SIGINT" % (PROG if args is None or args.command is None
-                                                 else "%s %s" % (PROG, args.name)), file=sys.stderr)
-        except OSError:
-            pass
-        return 130
+    except KeyboardInterrupt:  # portfix check's own handling starts after the arguments are read
+        return _interrupted(PROG if args is None or args.command is None else "%s %s" % (PROG, args.name))
 
 
 if __name__ == "__main__":
