@@ -1,14 +1,16 @@
-"""Run nox sessions in lanes side by side, split by their measured times.
+"""Run nox sessions in lanes side by side, longest first by their measured times.
 
-    python .ci/lanes.py --times .ci/session-times --lanes 2 --logs DIR NOX < sessions
+    python .ci/lanes.py --times .ci/session-times --lanes 3 --logs DIR NOX < sessions
 
 Reads the session names (one a line) on stdin and the measured seconds per
 session from --times (lines "SECONDS NAME  # comment"; this script prints
-them in that format for the run it made).  Longest first, each session goes
-to the lane with the least time so far (the greedy longest-processing-time
-split), and each lane runs its sessions in that order, one ``NOX --sessions
-NAME`` each, so that the long ones start first.  A session missing from
---times counts as the median of the measured ones and is named.
+them in that format for the run it made).  The sessions wait in one queue,
+longest first; each lane takes the next one whenever it is free and runs it
+(``NOX --sessions NAME``).  Unlike a split made in advance from the measured
+times, a session that runs longer or shorter than measured (the machine's
+speed moves) delays only its own lane's next pick, and the lanes end close
+together.  A session missing from --times counts as the median of the
+measured ones and is named.
 
 Each lane writes its output to DIR/LANE.log.  Prints, per session, the wall
 time and the CPU time of nox and everything it waited for (the tests and
@@ -35,24 +37,24 @@ def read_times(path):
     return times
 
 
-def split(sessions, times, count):
-    """(lanes, expected seconds per lane, sessions without a measured time)."""
+def queue(sessions, times):
+    """(the sessions longest first, their expected total seconds, sessions without a measured time)."""
     known = sorted(times[name] for name in sessions if name in times)
     default = known[len(known) // 2] if known else 1.0
     cost = dict((name, times.get(name, default)) for name in sessions)
-    lanes = [[] for _ in range(count)]
-    totals = [0.0] * count
-    for name in sorted(sessions, key=lambda n: (-cost[n], n)):
-        lane = totals.index(min(totals))
-        lanes[lane].append(name)
-        totals[lane] += cost[name]
-    return lanes, totals, [name for name in sessions if name not in times]
+    ordered = sorted(sessions, key=lambda n: (-cost[n], n))
+    return ordered, sum(cost.values()), [name for name in sessions if name not in times]
 
 
-def run_lane(nox, names, log_path, results):
-    """Run *names* one after the other; append (name, wall, cpu, returncode) to *results*."""
+def run_lane(nox, waiting, lock, log_path, results):
+    """Take sessions from the front of *waiting* until it is empty, one at a
+    time; append (name, wall, cpu, returncode) to *results*."""
     with open(log_path, "ab") as log:
-        for name in names:
+        while True:
+            with lock:
+                if not waiting:
+                    return
+                name = waiting.pop(0)
             began = time.monotonic()
             child = subprocess.Popen([nox, "--sessions", name], stdout=log, stderr=subprocess.STDOUT)
             # wait4: this child's CPU time with all it waited for, whatever the other lanes do.
@@ -69,18 +71,19 @@ def main(argv):
     parser.add_argument("nox")
     args = parser.parse_args(argv[1:])
     sessions = [line.strip() for line in sys.stdin if line.strip()]
-    lanes, expected, missing = split(sessions, read_times(args.times), args.lanes)
+    waiting, expected, missing = queue(sessions, read_times(args.times))
     for name in missing:
         print("lanes: no measured time for %s: counted as the median" % name)
-    print("lanes: %s" % "; ".join("lane %d: %d sessions, %.0f s expected" % (i + 1, len(lane), total)
-                                  for i, (lane, total) in enumerate(zip(lanes, expected))))
+    print("lanes: %d sessions, %.0f s measured in all, in %d lanes taking the longest waiting one when free"
+          % (len(waiting), expected, args.lanes))
     sys.stdout.flush()
 
-    results = [[] for _ in lanes]
+    lock = threading.Lock()
+    results = [[] for _ in range(args.lanes)]
     started = time.monotonic()
     threads = [
-        threading.Thread(target=run_lane, args=(args.nox, lane, os.path.join(args.logs, "lane-%d.log" % (i + 1)), results[i]))
-        for i, lane in enumerate(lanes)
+        threading.Thread(target=run_lane, args=(args.nox, waiting, lock, os.path.join(args.logs, "lane-%d.log" % (i + 1)), results[i]))
+        for i in range(args.lanes)
     ]
     for thread in threads:
         thread.start()
