@@ -121,8 +121,10 @@ def run(quick=False):
     for variant in ("portfix", "without"):
         s = summarize(times[variant])
         say("   %-8s median %6.1f ms  (IQR %.1f-%.1f, min-max %.1f-%.1f)" % (variant, s.median * 1e3, s.q1 * 1e3, s.q3 * 1e3, s.min * 1e3, s.max * 1e3))
-    result = figure("P3", "P3 start-up ratio portfix(port=0)/without(fixed port), wall", ratios, "<= %.2f" % TARGET, None)
-    result["met"] = result["median"] <= TARGET
+    # Issue 11: this whole-process ratio moves by +-5% on this machine and cannot
+    # resolve a 2% target; P3-cpu above carries the target, this one is shown beside.
+    result = figure("P3", "P3 start-up ratio portfix(port=0)/without(fixed port), wall", ratios,
+                    "info (<= %.2f: see P3-cpu)" % TARGET, None)
     result["detail"] = {"seconds": times}
     say("   ratio median %s, %s (whole process: its spread is wider than what P3-cpu measures)"
         % (result["median_text"], result["spread_text"]))
