@@ -101,6 +101,11 @@ def main(argv):
     cpu = sum(r[2] for rows in results for r in rows)
     cores = os.cpu_count() or 1
     print("wall %.0f s; CPU %.0f s: the %d cores were %.0f%% busy with the sessions" % (wall, cpu, cores, 100.0 * cpu / (cores * wall)))
+    ran = set(r[0] for rows in results for r in rows)
+    unrun = [name for name in sessions if name not in ran]
+    if unrun:  # a lane died (nox could not start?): its traceback is above
+        print("lanes: %d session(s) did not run: %s" % (len(unrun), ", ".join(unrun)))
+        return 1
     return 1 if any(r[3] != 0 for rows in results for r in rows) else 0
 
 
