@@ -176,6 +176,15 @@ def run(quick=False, patched=False):
     for name in anchors:
         figures.append(figure("P1-anchor-" + name, "P1 anchor: import %s, CPU ms" % name,
                               _ms(r["cpu"] for r in results[name]), "info", None))
+    # The same figure against each anchor, round by round: CPU milliseconds
+    # follow the VM's speed (which moved 2.4x between two days' runs here),
+    # a ratio to another shim timed in the same rounds does not.
+    for name in anchors:
+        pairs = list(zip(own, results[name]))
+        say("   import portfix / import %s, round by round: median %.3f"
+            % (name, summarize([a["cpu"] / b["cpu"] for a, b in pairs]).median))
+        figures.append(figure("P1-per-" + name, "P1 import portfix / import %s, CPU" % name,
+                              [a["cpu"] / b["cpu"] for a, b in pairs], "info", None))
 
     hooks = [r["hook"] for r in own if r.get("hook") is not None]
     with_portfix = _ms(r["serving"] for r in own)
