@@ -15,7 +15,8 @@ measured ones and is named.
 Each lane writes its output to DIR/LANE.log.  Prints, per session, the wall
 time and the CPU time of nox and everything it waited for (the tests and
 their children), then each lane's total and how busy the machine's cores
-were.  Exits 1 when a session failed.
+were.  Exits 1 when a session failed or did not run, or when no session
+was given.
 """
 
 import argparse
@@ -71,6 +72,9 @@ def main(argv):
     parser.add_argument("nox")
     args = parser.parse_args(argv[1:])
     sessions = [line.strip() for line in sys.stdin if line.strip()]
+    if not sessions:  # `nox --list` found none: a run of nothing is no pass
+        print("lanes: no sessions to run")
+        return 1
     waiting, expected, missing = queue(sessions, read_times(args.times))
     for name in missing:
         print("lanes: no measured time for %s: counted as the median" % name)

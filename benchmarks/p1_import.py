@@ -177,7 +177,7 @@ def run(quick=False, patched=False):
         figures.append(figure("P1-anchor-" + name, "P1 anchor: import %s, CPU ms" % name,
                               _ms(r["cpu"] for r in results[name]), "info", None))
     # The same figure against each anchor, round by round: CPU milliseconds
-    # follow the VM's speed (which moved 2.4x between two days' runs here),
+    # follow the VM's speed (which moved 2.4x between two runs here),
     # a ratio to another shim timed in the same rounds does not.
     for name in anchors:
         pairs = list(zip(own, results[name]))
