@@ -2,7 +2,7 @@
 
 import pytest
 
-from portfix._text import escape
+from portfix._text import describe, escape
 
 # Cell-independent: escape() on strings.
 pytestmark = pytest.mark.cell_independent
@@ -34,3 +34,8 @@ def test_every_escaped_result_is_printable():
     shown = escape(everything)
     assert shown.isprintable()
     assert "\x1b" not in shown and "\n" not in shown
+
+
+def test_describe_is_one_escaped_line_naming_the_type():
+    assert describe(ConnectionResetError(104, "reset")) == "ConnectionResetError: [Errno 104] reset"
+    assert describe(ImportError("no module \x1b[2Jnamed\nx")) == "ImportError: no module \\x1b[2Jnamed\\nx"

@@ -159,11 +159,7 @@ def _check(args):
     except ValueError as exc:
         raise UsageError(str(exc))
     except Interrupted as exc:
-        try:
-            _error(args, "%s; the app was stopped" % exc)
-        except OSError:  # SIGHUP: the terminal may be gone
-            pass
-        return exc.exit_code
+        return _interrupted("%s %s" % (PROG, args.name), exc, stopped=True)
     return exit_code(result)
 
 
@@ -349,25 +345,31 @@ def main(argv=None):
     except Interrupted as exc:  # outside the check's own handling: while the arguments were read
         if child is not None:
             child.stop()
-        try:
-            print("%s check: %s%s" % (PROG, exc, "; the app was stopped" if child is not None else ""),
-                  file=sys.stderr)
-        except OSError:  # SIGHUP: the terminal may be gone
-            pass
-        return exc.exit_code
+        return _interrupted("%s check" % PROG, exc, stopped=child is not None)
     except KeyboardInterrupt:  # Ctrl-C before the handlers were in place: nothing was started yet
         return _interrupted("%s check" % PROG)
     return _main(argv)  # no child started: the kill switch is set, or the folder is gone; check() says so
 
 
-def _interrupted(who):
-    """Ctrl-C outside a command's own signal handling: one line naming *who*,
-    and the exit code a shell gives SIGINT (130), never a traceback."""
+def _interrupted(who, exc=None, stopped=False):
+    """One line on stderr for a signal that ended *who* (``"portfix check"``), never a traceback.
+
+    Args:
+        who (str): what was interrupted, as the line names it.
+        exc (_process.Interrupted or None): the signal caught by
+            ``stop_on_signals()``; None: Ctrl-C (KeyboardInterrupt) outside it.
+        stopped (bool): a child was stopped: the line says so.
+
+    Returns:
+        int: the exit code a shell gives the signal (128 + its number: 130
+        for SIGINT).
+    """
     try:
-        print("%s: interrupted by SIGINT" % who, file=sys.stderr)
-    except OSError:  # the terminal may be gone
+        print("%s: %s%s" % (who, exc if exc is not None else "interrupted by SIGINT",
+                            "; the app was stopped" if stopped else ""), file=sys.stderr)
+    except OSError:  # SIGHUP: the terminal may be gone
         pass
-    return 130
+    return exc.exit_code if exc is not None else 130
 
 
 def _main(argv, child=None):

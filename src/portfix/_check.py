@@ -33,7 +33,7 @@ import time
 from ._check_child import BODY, HOST, PATCHED
 from ._versions import DISABLE_ENV, PORT_FILE_ENV, kill_switch_off
 from ._process import RUNNING_ON, Child, ChildTimeout, end_if_orphaned, hold_lifeline, shielded
-from ._text import escape
+from ._text import describe, escape
 
 MAX_TIMEOUT = 86400.0  # one day: longer waits overflow some of the platform's timers
 SHOWN_LINES = 20  # lines of the child's output shown with a failure
@@ -272,7 +272,7 @@ def check(timeout=20.0, child=None):
         except _Failed as exc:
             result.update(error=exc.message, error_kind=exc.kind)
         except (OSError, ValueError, HTTPException) as exc:
-            result.update(error=_describe(exc), error_kind="failed")
+            result.update(error=describe(exc), error_kind="failed")
         if not result["ok"]:
             child.settle(_SETTLE)
             result["output"] = child.tail(SHOWN_LINES)
@@ -321,11 +321,6 @@ class _Expired(Exception):
 
 def _timed_out(exc, timeout):
     return "timed out: GET %s had not finished when --timeout %g s ran out" % (exc.args[0], timeout)
-
-
-def _describe(exc):
-    """One printable line for an exception (its text may come from the server)."""
-    return escape("%s: %s" % (type(exc).__name__, exc))
 
 
 def _abort(sock, expired):
@@ -701,7 +696,7 @@ def _run_paths(child, result, port_file, report, pairs, deadline, timeout):
                 row.update(status=exc.args[1], error="timed out")
                 raise _Failed("timeout", _timed_out(exc, timeout))
             except (OSError, HTTPException) as exc:
-                row["error"] = _describe(exc)
+                row["error"] = describe(exc)
         result["ok"] = all(row["ok"] for row in result["paths"])
     except _Failed as exc:
         result.update(error=exc.message, error_kind=exc.kind, traceback=exc.traceback or [])

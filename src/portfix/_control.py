@@ -329,13 +329,14 @@ def status():
     off = disabled()
     if state.pending:  # an accurate answer: patch what waits for an import
         from . import _hooks
+        from ._text import describe
 
         for module_name, exc in _hooks.import_waiting():
             with state.lock:
                 for name in state.pending:
                     if state.targets[name].module == module_name:
                         state.failures[name] = "not patched: %s does not import: %s" % (
-                            module_name, _one_line(exc))
+                            module_name, describe(exc))
     with state.lock:
         decisions = state.decisions
         if decisions is None:
@@ -373,12 +374,6 @@ def status():
                 )
             )
     return records
-
-
-def _one_line(exc):
-    from ._text import escape
-
-    return escape("%s: %s" % (type(exc).__name__, exc))
 
 
 def feature_on(feature_id):

@@ -46,3 +46,16 @@ def escape(text):
         else:
             out.append("\\U%08x" % code)
     return "".join(out)
+
+
+def describe(exc):
+    """Return one printable line for an exception, its text escaped.
+
+    Args:
+        exc (BaseException): any exception; its text may come from another
+            process (a server's reply, an app's import error).
+
+    Returns:
+        str: ``"TypeName: text"``, escaped as ``escape`` does.
+    """
+    return escape("%s: %s" % (type(exc).__name__, exc))
