@@ -17,10 +17,16 @@ time and the CPU time of nox and everything it waited for (the tests and
 their children), then each lane's total and how busy the machine's cores
 were.  Exits 1 when a session failed or did not run, or when no session
 was given.
+
+SIGINT, SIGTERM or SIGHUP empties the queue and passes SIGINT on to each
+running nox, which passes it to its pytest (whose tests then stop their
+children); a session still running ``_GRACE`` seconds later is killed.  The
+run then exits 128 + the signal's number.
 """
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -47,21 +53,37 @@ def queue(sessions, times):
     return ordered, sum(cost.values()), [name for name in sessions if name not in times]
 
 
-def run_lane(nox, waiting, lock, log_path, results):
+_GRACE = 60.0  # seconds a session has to end after a signal passed on to it
+
+
+def run_lane(nox, waiting, lock, running, log_path, results):
     """Take sessions from the front of *waiting* until it is empty, one at a
-    time; append (name, wall, cpu, returncode) to *results*."""
+    time; append (name, wall, cpu, returncode) to *results*.  *running*: pid
+    -> name of the sessions running now, shared by the lanes."""
     with open(log_path, "ab") as log:
         while True:
             with lock:
                 if not waiting:
                     return
                 name = waiting.pop(0)
-            began = time.monotonic()
-            child = subprocess.Popen([nox, "--sessions", name], stdout=log, stderr=subprocess.STDOUT)
+                began = time.monotonic()
+                # Started under the lock: a signal's handler, which takes it
+                # too, sees every session either waiting or running.
+                child = subprocess.Popen([nox, "--sessions", name], stdout=log, stderr=subprocess.STDOUT)
+                running[child.pid] = name
             # wait4: this child's CPU time with all it waited for, whatever the other lanes do.
             _, status, usage = os.wait4(child.pid, 0)
             child.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
+            with lock:
+                del running[child.pid]
             results.append((name, time.monotonic() - began, usage.ru_utime + usage.ru_stime, child.returncode))
+
+
+def _send(pid, signum):
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:  # it has just ended (and is reaped by its lane)
+        pass
 
 
 def main(argv):
@@ -82,18 +104,45 @@ def main(argv):
           % (len(waiting), expected, args.lanes))
     sys.stdout.flush()
 
-    lock = threading.Lock()
+    # Reentrant: the signal handler takes it in the main thread, which may hold it already.
+    lock = threading.RLock()
+    running = {}
     results = [[] for _ in range(args.lanes)]
+    caught = []  # the signal that stopped the run, once one came
+
+    def stop(signum, frame):
+        with lock:
+            if not caught:
+                caught.append((signum, time.monotonic()))
+                del waiting[:]
+            pids = list(running)
+        for pid in pids:
+            _send(pid, signal.SIGINT)
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
     started = time.monotonic()
     threads = [
-        threading.Thread(target=run_lane, args=(args.nox, waiting, lock, os.path.join(args.logs, "lane-%d.log" % (i + 1)), results[i]))
+        threading.Thread(target=run_lane, args=(args.nox, waiting, lock, running,
+                                                os.path.join(args.logs, "lane-%d.log" % (i + 1)), results[i]))
         for i in range(args.lanes)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        while thread.is_alive():
+            thread.join(0.5)  # woken now and then: the main thread runs the signal handler
+            if caught and time.monotonic() > caught[0][1] + _GRACE:
+                with lock:
+                    pids = list(running)
+                for pid in pids:
+                    _send(pid, signal.SIGKILL)
     wall = time.monotonic() - started
+    if caught:
+        signum = caught[0][0]
+        print("lanes: stopped by %s: %d session(s) started (and were passed SIGINT or ended), %d never did"
+              % (signal.Signals(signum).name, sum(len(r) for r in results), len(sessions) - sum(len(r) for r in results)))
+        return 128 + signum
 
     print("\n== seconds per session, longest first (the format of .ci/session-times; CPU: nox and all it waited for)")
     everything = [(lane + 1,) + row for lane, rows in enumerate(results) for row in rows]
