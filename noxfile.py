@@ -145,6 +145,9 @@ def cell(session, cell):
         "pytest", "tests", "--ignore=tests/packaging", "-p", "no:cacheprovider", "--durations=15", *select,
         *session.posargs,
         env={"PORTFIX_CELL": cell},
+        # On Ctrl-C (or .ci/lanes.py's SIGINT to the session's group) pytest
+        # stops each test's children on the way out: wait for it, not 0.3 s.
+        interrupt_timeout=60.0,
     )
 
 
@@ -159,6 +162,7 @@ def install(session):
     session.run(
         "pytest", "tests/packaging", "-p", "no:cacheprovider", *session.posargs,
         env={"PORTFIX_PYTHON36": python36},
+        interrupt_timeout=60.0,  # as in cell(): pytest's own clean-up on Ctrl-C
     )
 
 

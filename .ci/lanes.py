@@ -18,10 +18,12 @@ their children), then each lane's total and how busy the machine's cores
 were.  Exits 1 when a session failed or did not run, or when no session
 was given.
 
-SIGINT, SIGTERM or SIGHUP empties the queue and passes SIGINT on to each
-running nox, which passes it to its pytest (whose tests then stop their
-children); a session still running ``_GRACE`` seconds later is killed.  The
-run then exits 128 + the signal's number.
+Each session runs in a process group of its own.  SIGINT, SIGTERM or SIGHUP
+empties the queue and sends SIGINT to each running session's group, as a
+terminal's Ctrl-C would: nox and its pytest (whose tests then stop their
+children; noxfile.py gives pytest the time) get it.  A group still there
+``_GRACE`` seconds later is killed.  The run then exits 128 + the signal's
+number.  A SIGKILL of this script leaves the sessions running.
 """
 
 import argparse
@@ -69,7 +71,8 @@ def run_lane(nox, waiting, lock, running, log_path, results):
                 began = time.monotonic()
                 # Started under the lock: a signal's handler, which takes it
                 # too, sees every session either waiting or running.
-                child = subprocess.Popen([nox, "--sessions", name], stdout=log, stderr=subprocess.STDOUT)
+                child = subprocess.Popen([nox, "--sessions", name], stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
                 running[child.pid] = name
             # wait4: this child's CPU time with all it waited for, whatever the other lanes do.
             _, status, usage = os.wait4(child.pid, 0)
@@ -80,9 +83,10 @@ def run_lane(nox, waiting, lock, running, log_path, results):
 
 
 def _send(pid, signum):
+    """Signal the process group a session leads (its pid is the group's id)."""
     try:
-        os.kill(pid, signum)
-    except ProcessLookupError:  # it has just ended (and is reaped by its lane)
+        os.killpg(pid, signum)
+    except ProcessLookupError:  # the whole group has just ended
         pass
 
 
