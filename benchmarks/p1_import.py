@@ -180,11 +180,9 @@ def run(quick=False, patched=False):
     # follow the VM's speed (which moved 2.4x between two runs here),
     # a ratio to another shim timed in the same rounds does not.
     for name in anchors:
-        pairs = list(zip(own, results[name]))
-        say("   import portfix / import %s, round by round: median %.3f"
-            % (name, summarize([a["cpu"] / b["cpu"] for a, b in pairs]).median))
-        figures.append(figure("P1-per-" + name, "P1 import portfix / import %s, CPU" % name,
-                              [a["cpu"] / b["cpu"] for a, b in pairs], "info", None))
+        per_round = [a["cpu"] / b["cpu"] for a, b in zip(own, results[name])]
+        say("   import portfix / import %s, round by round: median %.3f" % (name, summarize(per_round).median))
+        figures.append(figure("P1-per-" + name, "P1 import portfix / import %s, CPU" % name, per_round, "info", None))
 
     hooks = [r["hook"] for r in own if r.get("hook") is not None]
     with_portfix = _ms(r["serving"] for r in own)
