@@ -295,3 +295,23 @@ def test_pause_for_output_returns_when_a_line_arrives():
         # and long before the 30 s.
         assert "LINE" in child.output(), waited
         assert waited < 20
+
+
+@pytest.mark.cell_independent
+def test_a_second_stop_sends_nothing_to_a_group_that_may_be_someone_elses(monkeypatch):
+    # Once stop() has emptied and reaped the group, its id is free for the
+    # system to give to another process group: a later stop() (a `with`
+    # block's exit after an explicit stop) must not probe or signal it.
+    child = Child(["-c", "import time; time.sleep(60)"])
+    first = child.stop()
+    sent = []
+    real = os.killpg
+
+    def spy(pgid, signum):
+        sent.append((pgid, signum))
+        return real(pgid, signum)
+
+    monkeypatch.setattr(os, "killpg", spy)
+    assert child.stop() == first
+    child.__exit__(None, None, None)
+    assert sent == []
