@@ -283,7 +283,6 @@ def test_the_callers_port_file_is_left_alone(tmp_path, args):
     assert _check_folders(tmp_path) == []
 
 
-@pytest.mark.cell_independent  # the check's reading of its child's output, whatever the app serves with
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads VmHWM from /proc")
 def test_a_child_writing_a_lot_costs_the_check_bounded_memory(tmp_path):
     # 50 MB of lines and a 20 MB line: kept whole, they took the check to

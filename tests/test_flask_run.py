@@ -56,8 +56,7 @@ def stop_and_check_gone(child, signum, pids):
     assert [pid for pid in pids if alive(pid)] == [], child.output()
 
 
-# A few runs per mode in CI; tests/flask_run_counts.py makes the 20-run counts.
-@pytest.mark.parametrize("attempt", range(2))
+@pytest.mark.parametrize("attempt", range(4))
 @pytest.mark.parametrize("reload", MODES)
 def test_the_port_file_is_written_every_run(tmp_path, reload, attempt):
     with flask_run(tmp_path, 0, reload) as child:

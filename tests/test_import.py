@@ -166,13 +166,7 @@ def _state(before="", after="", env=None):
     return json.loads(run(STATE.format(before=before, after=after), env=env).stdout)
 
 
-# The value's meaning is read the same way on every cell: one value each way
-# in every cell, the others where the cell-independent tests run.
-_ONCE = pytest.mark.cell_independent
-
-
-@pytest.mark.parametrize("value", ["1", pytest.param("true", marks=_ONCE), pytest.param("YES", marks=_ONCE),
-                                   pytest.param("on", marks=_ONCE), pytest.param("banana", marks=_ONCE)])
+@pytest.mark.parametrize("value", ["1", "true", "YES", "on", "banana"])
 def test_kill_switch_set_patches_nothing(value):
     state = _state(env={"PORTFIX_DISABLE": value})
     assert not any(state["patched"].values())
@@ -182,8 +176,7 @@ def test_kill_switch_set_patches_nothing(value):
             assert not [d for d in decide(read_versions()) if d.defect.id == defect and d.applies]
 
 
-@pytest.mark.parametrize("value", [None, pytest.param("0", marks=_ONCE), pytest.param("", marks=_ONCE),
-                                   pytest.param("false", marks=_ONCE), pytest.param("off", marks=_ONCE)])
+@pytest.mark.parametrize("value", [None, "0", "", "false", "off"])
 def test_kill_switch_unset_patches_what_the_gate_says(value):
     state = _state(env={"PORTFIX_DISABLE": value})
     expected = _expected_patched()

@@ -331,7 +331,8 @@ def test_the_claim_refuses_anything_but_a_port_file_and_leaves_it_alone(in_proce
 
 # Through every entry point of the cell, where the claim sits in another
 # patch: refused before any socket binds.
-@pytest.mark.parametrize("entry, kind", [(entry, "FIFO") for entry in ENTRIES] + [("app.run", "other content")])
+@pytest.mark.parametrize("entry", ENTRIES)
+@pytest.mark.parametrize("kind", ["FIFO", "other content"])
 def test_refused_before_any_bind_and_left_alone(tmp_path, kind, entry):
     path = tmp_path / "port"
     said = _make(kind, path, tmp_path)
@@ -473,10 +474,8 @@ with portfix.serve(app) as server:
 # ------------------------------------------------------------------ withdrawn at close
 
 
-@pytest.mark.parametrize("entry, signum", [
-    ("app.run", signal.SIGINT), ("app.run", signal.SIGTERM), ("app.run", signal.SIGHUP),
-    ("app.run+reloader", signal.SIGTERM),  # the reloader parent: test_with_the_reloader_... ends by SIGTERM too
-], ids=["app.run-SIGINT", "app.run-SIGTERM", "app.run-SIGHUP", "reloader-SIGTERM"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("entry", ["app.run", "app.run+reloader"])
 def test_withdrawn_when_the_server_ends_by_a_signal_which_still_ends_it(tmp_path, signum, entry):
     """The exit status is what the same signal gives with portfix off."""
     codes = {}
