@@ -102,7 +102,6 @@ def test_a_factory_named_without_parentheses_gets_a_hint():
     assert result.stdout == ""
 
 
-@pytest.mark.cell_independent  # the check refuses before its app serves: no Flask/Werkzeug release involved
 def test_an_attribute_that_does_not_exist_is_a_usage_error():
     result = check("--app", MODULE + ":no_such_app")
     assert result.returncode == 2

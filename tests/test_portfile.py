@@ -764,7 +764,6 @@ def test_a_chmod_or_a_hard_link_does_not_stop_the_withdraw(in_process, tmp_path)
     assert not os.path.lexists(in_process)
 
 
-@pytest.mark.cell_independent  # the claim itself, no Flask/Werkzeug involved
 def test_a_relative_path_whose_working_folder_is_gone_is_a_clear_error(tmp_path):
     """portfix reads the variable at import: from a removed working folder,
     import and status() go on, and the server's claim says why."""
