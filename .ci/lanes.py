@@ -1,6 +1,6 @@
 """Run nox sessions in lanes side by side, longest first by their measured times.
 
-    python .ci/lanes.py --times .ci/session-times --lanes 3 --logs DIR NOX < sessions
+    python .ci/lanes.py --times .ci/session-times --lanes 3 --logs DIR [--limit SECONDS] NOX < sessions
 
 Reads the session names (one a line) on stdin and the measured seconds per
 session from --times (lines "SECONDS NAME  # comment"; this script prints
@@ -15,8 +15,12 @@ measured ones and is named.
 Each lane writes its output to DIR/LANE.log.  Prints, per session, the wall
 time and the CPU time of nox and everything it waited for (the tests and
 their children), then each lane's total and how busy the machine's cores
-were.  Exits 1 when a session failed or did not run, or when no session
-was given.
+were.  Exits 1 when a session failed, ran out of time or did not run, or
+when no session was given.
+
+A session still running --limit seconds after it started (default 1,800:
+the longest measured one takes under 160) is stopped as a signal stops it
+(below) and counts as failed: a hung test or install cannot hold the run.
 
 Each session runs in a process group of its own.  SIGINT, SIGTERM or SIGHUP
 empties the queue and sends SIGINT to each running session's group, as a
@@ -61,7 +65,8 @@ _GRACE = 60.0  # seconds a session has to end after a signal passed on to it
 def run_lane(nox, waiting, lock, running, log_path, results):
     """Take sessions from the front of *waiting* until it is empty, one at a
     time; append (name, wall, cpu, returncode) to *results*.  *running*: pid
-    -> name of the sessions running now, shared by the lanes."""
+    -> (name, monotonic start) of the sessions running now, shared by the
+    lanes."""
     with open(log_path, "ab") as log:
         while True:
             with lock:
@@ -73,7 +78,7 @@ def run_lane(nox, waiting, lock, running, log_path, results):
                 # too, sees every session either waiting or running.
                 child = subprocess.Popen([nox, "--sessions", name], stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
-                running[child.pid] = name
+                running[child.pid] = (name, began)
             # wait4: this child's CPU time with all it waited for, whatever the other lanes do.
             _, status, usage = os.wait4(child.pid, 0)
             child.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
@@ -95,8 +100,13 @@ def main(argv):
     parser.add_argument("--times", required=True)
     parser.add_argument("--lanes", type=int, default=2)
     parser.add_argument("--logs", required=True)
+    parser.add_argument("--limit", type=float, default=1800.0, help="seconds a session may run (default 1800)")
     parser.add_argument("nox")
     args = parser.parse_args(argv[1:])
+    if args.lanes < 1:
+        parser.error("--lanes must be at least 1, not %r" % args.lanes)
+    if not args.limit > 0:
+        parser.error("--limit must be a positive number of seconds, not %r" % args.limit)
     sessions = [line.strip() for line in sys.stdin if line.strip()]
     if not sessions:  # `nox --list` found none: a run of nothing is no pass
         print("lanes: no sessions to run")
@@ -113,6 +123,7 @@ def main(argv):
     running = {}
     results = [[] for _ in range(args.lanes)]
     caught = []  # the signal that stopped the run, once one came
+    overdue = {}  # name -> monotonic time it was passed SIGINT for running past --limit
 
     def stop(signum, frame):
         with lock:
@@ -136,11 +147,20 @@ def main(argv):
     for thread in threads:
         while thread.is_alive():
             thread.join(0.5)  # woken now and then: the main thread runs the signal handler
-            if caught and time.monotonic() > caught[0][1] + _GRACE:
-                with lock:
-                    pids = list(running)
-                for pid in pids:
+            now = time.monotonic()
+            with lock:
+                now_running = list(running.items())
+            for pid, (name, began) in now_running:
+                if caught and now > caught[0][1] + _GRACE:
                     _send(pid, signal.SIGKILL)
+                elif name in overdue:
+                    if now > overdue[name] + _GRACE:
+                        _send(pid, signal.SIGKILL)
+                elif now > began + args.limit:
+                    print("lanes: %s still running after %.0f s (--limit): stopped" % (name, args.limit))
+                    sys.stdout.flush()
+                    overdue[name] = now
+                    _send(pid, signal.SIGINT)
     wall = time.monotonic() - started
     if caught:
         signum = caught[0][0]
@@ -151,7 +171,8 @@ def main(argv):
     print("\n== seconds per session, longest first (the format of .ci/session-times; CPU: nox and all it waited for)")
     everything = [(lane + 1,) + row for lane, rows in enumerate(results) for row in rows]
     for lane, name, seconds, cpu, code in sorted(everything, key=lambda row: -row[2]):
-        print("%.0f %s  # lane %d, CPU %.0f s, %s" % (seconds, name, lane, cpu, "ok" if code == 0 else "FAILED (%d)" % code))
+        said = "FAILED (ran past --limit)" if name in overdue else "ok" if code == 0 else "FAILED (%d)" % code
+        print("%.0f %s  # lane %d, CPU %.0f s, %s" % (seconds, name, lane, cpu, said))
     for lane, rows in enumerate(results):
         print("lane %d: %.0f s, CPU %.0f s, %d sessions" % (
             lane + 1, sum(r[1] for r in rows), sum(r[2] for r in rows), len(rows)))
@@ -163,7 +184,7 @@ def main(argv):
     if unrun:  # a lane died (nox could not start?): its traceback is above
         print("lanes: %d session(s) did not run: %s" % (len(unrun), ", ".join(unrun)))
         return 1
-    return 1 if any(r[3] != 0 for rows in results for r in rows) else 0
+    return 1 if overdue or any(r[3] != 0 for rows in results for r in rows) else 0
 
 
 if __name__ == "__main__":
