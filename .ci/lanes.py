@@ -25,9 +25,12 @@ the longest measured one takes under 160) is stopped as a signal stops it
 Each session runs in a process group of its own.  SIGINT, SIGTERM or SIGHUP
 empties the queue and sends SIGINT to each running session's group, as a
 terminal's Ctrl-C would: nox and its pytest (whose tests then stop their
-children; noxfile.py gives pytest the time) get it.  A group still there
-``_GRACE`` seconds later is killed.  The run then exits 128 + the signal's
-number.  A SIGKILL of this script leaves the sessions running.
+children; noxfile.py gives pytest the time) get it, once: a second SIGINT
+would cut short nox's wait for pytest.  A session whose nox still runs
+``_GRACE`` seconds later is killed with its group.  The run then exits 128 +
+the signal's number.  Whenever a session's nox ends (on its own, by SIGINT or
+killed), whatever is left in its group is killed at once and named.  A
+SIGKILL of this script leaves the sessions running.
 """
 
 import argparse
@@ -84,7 +87,21 @@ def run_lane(nox, waiting, lock, running, log_path, results):
             child.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
             with lock:
                 del running[child.pid]
+            if _group_alive(child.pid):
+                # nox has ended (and waited for its pytest, or gave up on it):
+                # whatever is left in its group is a leak or ignored SIGINT.
+                _send(child.pid, signal.SIGKILL)
+                print("lanes: processes of %s were left in its group after nox ended: killed" % name)
+                sys.stdout.flush()
             results.append((name, time.monotonic() - began, usage.ru_utime + usage.ru_stime, child.returncode))
+
+
+def _group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _send(pid, signum):
@@ -105,7 +122,7 @@ def main(argv):
     args = parser.parse_args(argv[1:])
     if args.lanes < 1:
         parser.error("--lanes must be at least 1, not %r" % args.lanes)
-    if not args.limit > 0:
+    if not 0 < args.limit < float("inf"):
         parser.error("--limit must be a positive number of seconds, not %r" % args.limit)
     sessions = [line.strip() for line in sys.stdin if line.strip()]
     if not sessions:  # `nox --list` found none: a run of nothing is no pass
@@ -123,7 +140,15 @@ def main(argv):
     running = {}
     results = [[] for _ in range(args.lanes)]
     caught = []  # the signal that stopped the run, once one came
-    overdue = {}  # name -> monotonic time it was passed SIGINT for running past --limit
+    # pid -> monotonic time its group was passed SIGINT (once only: a second
+    # SIGINT cuts short nox's wait for pytest's clean-up), by a signal or --limit.
+    interrupted = {}
+    overdue = set()  # the sessions stopped for running past --limit
+
+    def interrupt(pid):
+        if pid not in interrupted:
+            interrupted[pid] = time.monotonic()
+            _send(pid, signal.SIGINT)
 
     def stop(signum, frame):
         with lock:
@@ -132,7 +157,7 @@ def main(argv):
                 del waiting[:]
             pids = list(running)
         for pid in pids:
-            _send(pid, signal.SIGINT)
+            interrupt(pid)
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, stop)
@@ -151,16 +176,14 @@ def main(argv):
             with lock:
                 now_running = list(running.items())
             for pid, (name, began) in now_running:
-                if caught and now > caught[0][1] + _GRACE:
-                    _send(pid, signal.SIGKILL)
-                elif name in overdue:
-                    if now > overdue[name] + _GRACE:
+                if pid in interrupted:
+                    if now > interrupted[pid] + _GRACE:
                         _send(pid, signal.SIGKILL)
                 elif now > began + args.limit:
-                    print("lanes: %s still running after %.0f s (--limit): stopped" % (name, args.limit))
+                    print("lanes: %s still running after %g s (--limit): stopped" % (name, args.limit))
                     sys.stdout.flush()
-                    overdue[name] = now
-                    _send(pid, signal.SIGINT)
+                    overdue.add(name)
+                    interrupt(pid)
     wall = time.monotonic() - started
     if caught:
         signum = caught[0][0]
