@@ -1,6 +1,6 @@
 """Run nox sessions in lanes side by side, longest first by their measured times.
 
-    python .ci/lanes.py --times .ci/session-times --lanes 3 --logs DIR [--limit SECONDS] NOX < sessions
+    python .ci/lanes.py --times .ci/session-times --lanes 3 --logs DIR [--limit SECONDS] [--grace SECONDS] NOX < sessions
 
 Reads the session names (one a line) on stdin and the measured seconds per
 session from --times (lines "SECONDS NAME  # comment"; this script prints
@@ -27,7 +27,7 @@ empties the queue and sends SIGINT to each running session's group, as a
 terminal's Ctrl-C would: nox and its pytest (whose tests then stop their
 children; noxfile.py gives pytest the time) get it, once: a second SIGINT
 would cut short nox's wait for pytest.  A session whose nox still runs
-``_GRACE`` seconds later is killed with its group.  The run then exits 128 +
+--grace seconds later (default 60) is killed with its group.  The run then exits 128 +
 the signal's number.  Whenever a session's nox ends (on its own, by SIGINT or
 killed), whatever is left in its group is killed at once and named.  A
 SIGKILL of this script leaves the sessions running.
@@ -62,9 +62,6 @@ def queue(sessions, times):
     return ordered, sum(cost.values()), [name for name in sessions if name not in times]
 
 
-_GRACE = 60.0  # seconds a session has to end after a signal passed on to it
-
-
 def run_lane(nox, waiting, lock, running, log_path, results):
     """Take sessions from the front of *waiting* until it is empty, one at a
     time; append (name, wall, cpu, returncode) to *results*.  *running*: pid
@@ -87,29 +84,22 @@ def run_lane(nox, waiting, lock, running, log_path, results):
             child.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
             with lock:
                 del running[child.pid]
-            if _group_alive(child.pid):
-                # nox has ended (and waited for its pytest, or gave up on it):
-                # whatever is left in its group is a leak or ignored SIGINT.
-                _send(child.pid, signal.SIGKILL)
+            # nox has ended (and waited for its pytest, or gave up on it):
+            # whatever is left in its group is a leak or ignored SIGINT.
+            if _send(child.pid, signal.SIGKILL):
                 print("lanes: processes of %s were left in its group after nox ended: killed" % name)
                 sys.stdout.flush()
             results.append((name, time.monotonic() - began, usage.ru_utime + usage.ru_stime, child.returncode))
 
 
-def _group_alive(pgid):
+def _send(pid, signum):
+    """Signal the process group a session leads (its pid is the group's id);
+    False when no process of it is left."""
     try:
-        os.killpg(pgid, 0)
+        os.killpg(pid, signum)
     except ProcessLookupError:
         return False
     return True
-
-
-def _send(pid, signum):
-    """Signal the process group a session leads (its pid is the group's id)."""
-    try:
-        os.killpg(pid, signum)
-    except ProcessLookupError:  # the whole group has just ended
-        pass
 
 
 def main(argv):
@@ -118,12 +108,15 @@ def main(argv):
     parser.add_argument("--lanes", type=int, default=2)
     parser.add_argument("--logs", required=True)
     parser.add_argument("--limit", type=float, default=1800.0, help="seconds a session may run (default 1800)")
+    parser.add_argument("--grace", type=float, default=60.0,
+                        help="seconds a session has to end after the SIGINT passed on to it (default 60)")
     parser.add_argument("nox")
     args = parser.parse_args(argv[1:])
     if args.lanes < 1:
         parser.error("--lanes must be at least 1, not %r" % args.lanes)
-    if not 0 < args.limit < float("inf"):
-        parser.error("--limit must be a positive number of seconds, not %r" % args.limit)
+    for option in ("limit", "grace"):
+        if not 0 < getattr(args, option) < float("inf"):
+            parser.error("--%s must be a positive number of seconds, not %r" % (option, getattr(args, option)))
     sessions = [line.strip() for line in sys.stdin if line.strip()]
     if not sessions:  # `nox --list` found none: a run of nothing is no pass
         print("lanes: no sessions to run")
@@ -140,24 +133,17 @@ def main(argv):
     running = {}
     results = [[] for _ in range(args.lanes)]
     caught = []  # the signal that stopped the run, once one came
-    # pid -> monotonic time its group was passed SIGINT (once only: a second
-    # SIGINT cuts short nox's wait for pytest's clean-up), by a signal or --limit.
+    # pid -> monotonic time its group was passed SIGINT, once only (a second
+    # SIGINT cuts short nox's wait for pytest's clean-up), for a signal or
+    # --limit.  Only the loop below signals the sessions.
     interrupted = {}
     overdue = set()  # the sessions stopped for running past --limit
-
-    def interrupt(pid):
-        if pid not in interrupted:
-            interrupted[pid] = time.monotonic()
-            _send(pid, signal.SIGINT)
 
     def stop(signum, frame):
         with lock:
             if not caught:
-                caught.append((signum, time.monotonic()))
+                caught.append(signum)
                 del waiting[:]
-            pids = list(running)
-        for pid in pids:
-            interrupt(pid)
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, stop)
@@ -171,22 +157,26 @@ def main(argv):
         thread.start()
     for thread in threads:
         while thread.is_alive():
-            thread.join(0.5)  # woken now and then: the main thread runs the signal handler
+            # Woken now and then: the main thread runs the signal handler, and
+            # this loop passes a signal on (within 0.5 s) and keeps --limit.
+            thread.join(0.5)
             now = time.monotonic()
             with lock:
                 now_running = list(running.items())
             for pid, (name, began) in now_running:
                 if pid in interrupted:
-                    if now > interrupted[pid] + _GRACE:
+                    if now > interrupted[pid] + args.grace:
                         _send(pid, signal.SIGKILL)
-                elif now > began + args.limit:
-                    print("lanes: %s still running after %g s (--limit): stopped" % (name, args.limit))
-                    sys.stdout.flush()
-                    overdue.add(name)
-                    interrupt(pid)
+                elif caught or now > began + args.limit:
+                    if not caught:
+                        print("lanes: %s still running after %g s (--limit): stopped" % (name, args.limit))
+                        sys.stdout.flush()
+                        overdue.add(name)
+                    interrupted[pid] = now
+                    _send(pid, signal.SIGINT)
     wall = time.monotonic() - started
     if caught:
-        signum = caught[0][0]
+        signum = caught[0]
         print("lanes: stopped by %s: %d session(s) started (and were passed SIGINT or ended), %d never did"
               % (signal.Signals(signum).name, sum(len(r) for r in results), len(sessions) - sum(len(r) for r in results)))
         return 128 + signum
